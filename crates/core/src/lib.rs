@@ -1,0 +1,10 @@
+//! trackd's domain: identifiers, users and their rights, trackers and the devices behind them,
+//! and the catalog of device models. Pure: no I/O, no async.
+
+pub mod account;
+pub mod ids;
+pub mod rights;
+pub mod tracker;
+
+pub use ids::{DeviceId, GroupId, SourceId, TagId, TrackerId, UserId};
+pub use rights::{Right, Rights};

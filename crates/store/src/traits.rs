@@ -1,0 +1,123 @@
+//! The storage contract. Every method is one transaction: a caller never sees half a
+//! registration or half a replacement.
+
+use async_trait::async_trait;
+use trackd_core::account::{NewUser, Session, SessionKind, User};
+use trackd_core::tracker::{
+    ActivationCode, Bundle, Group, NewTracker, Replacement, Tag, TagBinding, Tracker,
+};
+use trackd_core::{GroupId, TagId, TrackerId, UserId};
+
+use crate::Result;
+
+/// Users, sessions, API keys.
+#[async_trait]
+pub trait Users: Send + Sync {
+    /// `Conflict(Login)` if the login is taken.
+    async fn create_user(&self, user: &NewUser, now: i64) -> Result<User>;
+    async fn user(&self, id: UserId) -> Result<Option<User>>;
+    async fn user_by_login(&self, login: &str) -> Result<Option<User>>;
+    async fn users(&self) -> Result<Vec<User>>;
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> Result<()>;
+
+    async fn create_session(&self, session: &Session) -> Result<()>;
+    async fn session(&self, hash: &str) -> Result<Option<Session>>;
+    /// Records a use, which keeps a session from expiring.
+    async fn touch_session(&self, hash: &str, now: i64) -> Result<()>;
+    /// Whether a session or key was deleted.
+    async fn delete_session(&self, hash: &str) -> Result<bool>;
+    /// Deletes sessions of `kind` unused since `unused_since`; returns how many.
+    async fn delete_sessions_unused_since(
+        &self,
+        kind: SessionKind,
+        unused_since: i64,
+    ) -> Result<u64>;
+    /// A user's sessions or keys of one kind, oldest first.
+    async fn sessions_of(&self, user: UserId, kind: SessionKind) -> Result<Vec<Session>>;
+}
+
+/// What registering a tracker consumes, checked in the same transaction as the insert.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Registration {
+    /// The installation's device limit (trackers that are not clones and not deleted).
+    pub device_limit: Option<i64>,
+    /// An activation code to consume (one device of it).
+    pub activation_code: Option<String>,
+    /// A bundle (by IMEI) to mark as used by the new tracker.
+    pub bundle_imei: Option<String>,
+}
+
+/// Trackers, their sources, groups, tags, bundles, activation codes and installation settings.
+///
+/// Reads by account never return deleted trackers. `account` is the master user's ID.
+#[async_trait]
+pub trait Trackers: Send + Sync {
+    /// Creates a tracker and its source. Errors: `Conflict(DeviceId)`, `Conflict(Phone)`,
+    /// `DeviceLimit`, `ActivationCode`.
+    async fn create_tracker(
+        &self,
+        tracker: &NewTracker,
+        registration: &Registration,
+    ) -> Result<Tracker>;
+    async fn tracker(&self, account: UserId, id: TrackerId) -> Result<Option<Tracker>>;
+    async fn trackers(&self, account: UserId) -> Result<Vec<Tracker>>;
+    /// Any account's tracker by ID (admin CLI), deleted ones included.
+    async fn tracker_any(&self, id: TrackerId) -> Result<Option<Tracker>>;
+    /// The live (not corrupted) source with this device ID and the trackers on it.
+    async fn trackers_by_device_id(&self, device_id: &str) -> Result<Vec<Tracker>>;
+    async fn phone_in_use(&self, phone: &str) -> Result<bool>;
+    /// Trackers counted against the device limit: not clones, not deleted.
+    async fn count_devices(&self) -> Result<i64>;
+
+    async fn update_settings(&self, id: TrackerId, label: &str, group_id: GroupId) -> Result<()>;
+    /// Errors: `Conflict(Phone)`.
+    async fn change_phone(
+        &self,
+        id: TrackerId,
+        phone: &str,
+        apn_name: Option<&str>,
+        apn_user: Option<&str>,
+        apn_password: Option<&str>,
+    ) -> Result<()>;
+    /// Marks the tracker deleted and corrupts its source: device ID and phone are released.
+    async fn corrupt(&self, id: TrackerId) -> Result<()>;
+    /// Deletes a clone.
+    async fn delete_clone(&self, id: TrackerId) -> Result<()>;
+    /// Puts a new device behind the tracker; history, counters and sensors stay.
+    /// Errors: `Conflict(DeviceId)`, `Conflict(Phone)`.
+    async fn replace(&self, id: TrackerId, replacement: &Replacement) -> Result<Tracker>;
+    async fn set_tag_bindings(&self, id: TrackerId, bindings: &[TagBinding]) -> Result<()>;
+    /// Blocks or unblocks the tracker's source (all trackers on it).
+    async fn set_blocked(&self, id: TrackerId, blocked: bool) -> Result<()>;
+    async fn set_tariff_end_date(&self, id: TrackerId, date: Option<&str>) -> Result<()>;
+    /// A clone of the tracker for another account, on the same source.
+    async fn clone_tracker(&self, id: TrackerId, to: UserId, label: &str) -> Result<Tracker>;
+
+    async fn groups(&self, account: UserId) -> Result<Vec<Group>>;
+    async fn group(&self, account: UserId, id: GroupId) -> Result<Option<Group>>;
+    async fn create_group(&self, account: UserId, title: &str, color: &str) -> Result<Group>;
+    async fn update_group(&self, group: &Group) -> Result<()>;
+    /// Deletes the group; its trackers move to group 0.
+    async fn delete_group(&self, account: UserId, id: GroupId) -> Result<()>;
+    /// Moves trackers into a group (0 = none).
+    async fn assign_group(&self, id: GroupId, trackers: &[TrackerId]) -> Result<()>;
+
+    async fn tags(&self, account: UserId) -> Result<Vec<Tag>>;
+    async fn create_tag(&self, account: UserId, name: &str, color: &str) -> Result<Tag>;
+    async fn update_tag(&self, tag: &Tag) -> Result<()>;
+    /// Deletes tags and their bindings; returns how many tags were deleted.
+    async fn delete_tags(&self, account: UserId, ids: &[TagId]) -> Result<u64>;
+
+    async fn add_bundle(&self, bundle: &Bundle) -> Result<()>;
+    async fn bundle(&self, imei: &str) -> Result<Option<Bundle>>;
+    async fn add_activation_code(&self, code: &ActivationCode) -> Result<()>;
+    async fn activation_code(&self, code: &str) -> Result<Option<ActivationCode>>;
+
+    /// Installation-wide settings the admin CLI sets (e.g. `device_limit`).
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
+    async fn set_setting(&self, key: &str, value: Option<&str>) -> Result<()>;
+}
+
+/// Everything trackd stores.
+pub trait Store: Users + Trackers {}
+impl<T: Users + Trackers> Store for T {}

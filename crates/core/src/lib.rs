@@ -2,6 +2,7 @@
 //! and the catalog of device models. Pure: no I/O, no async.
 
 pub mod account;
+pub mod catalog;
 pub mod ids;
 pub mod rights;
 pub mod tracker;

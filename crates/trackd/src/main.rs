@@ -1,1 +1,211 @@
-fn main() {}
+//! The `trackd` command: `serve` runs the server; the other subcommands administer it.
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use trackd::{admin, Config, Server};
+
+#[derive(Parser)]
+#[command(name = "trackd", version, about = "GPS-tracking platform server (Navixy API v2 compatible)")]
+struct Cli {
+    /// Configuration file (TOML). Defaults apply where it is silent.
+    #[arg(long, global = true, env = "TRACKD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER:PASS@HOST/DB.
+    #[arg(long, global = true, env = "TRACKD_DATABASE")]
+    database: Option<String>,
+    /// Data directory (holds the SQLite database by default).
+    #[arg(long, global = true, env = "TRACKD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: the HTTP API (and, as they land, the device listeners).
+    Serve {
+        /// Address of the HTTP API (port 0 picks a free one).
+        #[arg(long, env = "TRACKD_HTTP_LISTEN")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Import bundles (pre-configured devices for tracker/register_quick) from a CSV file:
+    /// imei,model[,phone[,apn_name[,apn_user[,apn_password]]]].
+    ImportBundles { file: PathBuf },
+    /// Create an activation code for tracker/register (plugins 37 and 44); prints the code.
+    ActivationCode {
+        /// The code; a random one when omitted.
+        #[arg(long)]
+        code: Option<String>,
+        /// How many devices it may register.
+        #[arg(long, default_value_t = 1)]
+        devices: i64,
+        /// Days of service it grants (sets the tariff end date).
+        #[arg(long)]
+        free_days: Option<i64>,
+    },
+    /// Block or unblock a tracker, set its tariff end date, or clone it to another user.
+    #[command(subcommand)]
+    Tracker(TrackerCommand),
+    /// Show or set the installation's device limit ("none" removes it).
+    DeviceLimit { limit: Option<String> },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a master user, or a sub-user with --parent and --rights.
+    Create(CreateUser),
+    /// List users.
+    List,
+}
+
+#[derive(Args)]
+struct CreateUser {
+    #[arg(long)]
+    login: String,
+    #[arg(long, env = "TRACKD_NEW_USER_PASSWORD")]
+    password: String,
+    /// IANA time zone for the user's times.
+    #[arg(long, default_value = "UTC")]
+    time_zone: String,
+    /// The master user this sub-user belongs to.
+    #[arg(long)]
+    parent: Option<String>,
+    /// Rights of a sub-user, comma-separated (tracker_update,tracker_register,...).
+    #[arg(long, value_delimiter = ',')]
+    rights: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum TrackerCommand {
+    Block { id: i64 },
+    Unblock { id: i64 },
+    /// Set the tariff end date (YYYY-MM-DD) or "none".
+    TariffEnd { id: i64, date: String },
+    /// Clone a tracker to another user's account: both see the same device.
+    Clone {
+        id: i64,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TRACKD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let mut config = match &cli.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(db) = cli.database {
+        config.database = db;
+    }
+    if let Some(dir) = cli.data_dir {
+        config.data_dir = dir;
+    }
+
+    if let Command::Serve { listen } = cli.command {
+        if let Some(listen) = listen {
+            config.http.listen = listen;
+        }
+        return serve(config).await;
+    }
+
+    let store = trackd::open_store(&config).await?;
+    let store = store.as_ref();
+    let out = match cli.command {
+        Command::Serve { .. } => unreachable!("handled above"),
+        Command::User(UserCommand::Create(u)) => {
+            let spec = admin::UserSpec {
+                login: u.login,
+                password: u.password,
+                time_zone: u.time_zone,
+                parent: u.parent,
+                rights: u.rights,
+            };
+            admin::create_user(store, spec, now_ms()).await?
+        }
+        Command::User(UserCommand::List) => admin::list_users(store).await?,
+        Command::ImportBundles { file } => {
+            let csv = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            admin::import_bundles(store, &csv).await?
+        }
+        Command::ActivationCode { code, devices, free_days } => {
+            admin::create_activation_code(store, code, devices, free_days).await?
+        }
+        Command::Tracker(TrackerCommand::Block { id }) => admin::set_blocked(store, id, true).await?,
+        Command::Tracker(TrackerCommand::Unblock { id }) => admin::set_blocked(store, id, false).await?,
+        Command::Tracker(TrackerCommand::TariffEnd { id, date }) => {
+            let date = (date != "none").then_some(date);
+            admin::set_tariff_end(store, id, date.as_deref()).await?
+        }
+        Command::Tracker(TrackerCommand::Clone { id, to, label }) => {
+            admin::clone_tracker(store, id, &to, label.as_deref()).await?
+        }
+        Command::DeviceLimit { limit } => {
+            let limit = match limit.as_deref() {
+                None => None,
+                Some("none") => Some(None),
+                Some(n) => Some(Some(n.parse::<i64>().context("the limit must be a number or 'none'")?)),
+            };
+            admin::device_limit(store, limit).await?
+        }
+    };
+    println!("{}", out.trim_end());
+    Ok(())
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let store = trackd::open_store(&config).await?;
+    let first_user = store.users().await?.is_empty();
+    let server = Server::start(config.clone(), store).await?;
+    tracing::info!(database = %trackd::redact(&config.database_url()), "storage ready");
+    tracing::info!("HTTP API listening on http://{}/v2/", server.http_addr);
+    if first_user {
+        tracing::info!(
+            "no users yet: create one with `trackd user create --login admin --password <secret>` \
+             (same --database/--data-dir), then POST /v2/user/auth"
+        );
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.stop().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

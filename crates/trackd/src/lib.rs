@@ -1,0 +1,78 @@
+//! trackd as a library: the binary and the end-to-end tests start the same server.
+
+pub mod admin;
+pub mod config;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use trackd_api::AppState;
+use trackd_store::Store;
+
+pub use config::Config;
+
+/// A running server: its bound addresses and the means to stop it.
+pub struct Server {
+    pub http_addr: SocketAddr,
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+/// Opens the database named by the configuration, creating the data directory for SQLite.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let url = config.database_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    }
+    trackd_store::open(&url).await.with_context(|| format!("opening database {}", redact(&url)))
+}
+
+/// The URL without its password, for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..scheme], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Server {
+    /// Binds every listener and starts serving; returns once the sockets are bound.
+    pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Server> {
+        let listener = tokio::net::TcpListener::bind(config.http.listen)
+            .await
+            .with_context(|| format!("binding the HTTP API to {}", config.http.listen))?;
+        let http_addr = listener.local_addr()?;
+        let state = AppState::new(store, config.api.clone());
+        let (shutdown, mut rx) = watch::channel(false);
+        let task = tokio::spawn(trackd_api::serve(listener, state.clone(), async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }));
+        Ok(Server { http_addr, state, shutdown, task })
+    }
+
+    /// Stops accepting, lets calls in flight finish, and waits for the listeners to close.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await.context("API task panicked")?.context("API server failed")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_logs() {
+        assert_eq!(redact("postgres://trackd:s3cret@db:5432/trackd"), "postgres://trackd:***@db:5432/trackd");
+        assert_eq!(redact("sqlite://data/trackd.db"), "sqlite://data/trackd.db");
+    }
+}

@@ -8,9 +8,11 @@
 pub mod checksum;
 pub mod command;
 pub mod error;
+pub mod h02;
 pub mod message;
 pub mod reader;
 pub mod time;
+pub mod wialon;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -128,10 +128,17 @@ async fn main() -> anyhow::Result<()> {
         return serve(config).await;
     }
 
-    let store = trackd::open_store(&config).await?;
+    let out = administer(cli.command, &config).await?;
+    println!("{}", out.trim_end());
+    Ok(())
+}
+
+/// Runs an admin subcommand and returns what to print.
+async fn administer(command: Command, config: &Config) -> anyhow::Result<String> {
+    let store = trackd::open_store(config).await?;
     let store = store.as_ref();
-    let out = match cli.command {
-        Command::Serve { .. } => unreachable!("handled above"),
+    Ok(match command {
+        Command::Serve { .. } => anyhow::bail!("serve is not an admin command"),
         Command::User(UserCommand::Create(u)) => {
             let spec = admin::UserSpec {
                 login: u.login,
@@ -167,9 +174,7 @@ async fn main() -> anyhow::Result<()> {
             };
             admin::device_limit(store, limit).await?
         }
-    };
-    println!("{}", out.trim_end());
-    Ok(())
+    })
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

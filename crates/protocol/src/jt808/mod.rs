@@ -14,6 +14,7 @@
 
 mod encode;
 mod frame;
+mod items;
 mod location;
 mod util;
 mod vendor;

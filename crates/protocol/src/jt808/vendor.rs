@@ -2,7 +2,8 @@
 //! reports (0x5501/0x5502), acceleration samples (0x2070), terminal attributes (0x0107),
 //! driver identity (0x0702).
 
-use super::location::{obd_rt, sign_magnitude, status_and_coords};
+use super::items::{obd_rt, sign_magnitude};
+use super::location::status_and_coords;
 use super::util::*;
 use super::Model;
 use crate::error::DecodeError;

@@ -9,6 +9,7 @@ pub mod checksum;
 pub mod command;
 pub mod error;
 pub mod h02;
+pub mod jt808;
 pub mod message;
 pub mod reader;
 pub mod time;

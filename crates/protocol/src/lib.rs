@@ -10,6 +10,7 @@ pub mod command;
 pub mod error;
 pub mod message;
 pub mod reader;
+pub mod teltonika;
 pub mod time;
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod h02;
 pub mod jt808;
 pub mod message;
 pub mod reader;
+pub mod teltonika;
 pub mod time;
 pub mod wialon;
 

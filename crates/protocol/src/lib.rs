@@ -8,7 +8,9 @@
 pub mod checksum;
 pub mod command;
 pub mod error;
+pub mod meitrack;
 pub mod message;
+pub mod osmand;
 pub mod reader;
 pub mod time;
 

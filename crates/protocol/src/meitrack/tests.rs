@@ -271,6 +271,32 @@ fn aaa_fields_map_to_trackd_names() {
     assert_eq!((r.inputs, r.outputs), (Some(2), Some(0)));
     assert_eq!(io_f64(&r, "event_code"), Some(35.0));
     assert!(r.alarms.is_empty());
+
+    // idx 24 (hand-edited checksum) carries sensor 6 below zero.
+    let c = testing::captures(KEY)
+        .into_iter()
+        .find(|c| c.idx == 24)
+        .unwrap();
+    let r = session(false, &c.context)
+        .decode(&c.bytes)
+        .unwrap()
+        .records
+        .remove(0);
+    assert_eq!(io_f64(&r, "ext_temp_sensor_6"), Some(-12.34));
+
+    // Old firmware's AAA without the trailing fields, SOS event.
+    let r = session(false, "")
+        .decode(b"$$G127,353358017784062,AAA,1,22.538169,114.075958,100313095653,A,3,21,4,46,5,581,0,148,0|0|10133|4172,0000,166|204|205|2709|878,*77\r\n")
+        .unwrap()
+        .records
+        .remove(0);
+    assert_eq!(r.alarms, vec![Alarm::Sos]);
+    assert_eq!(
+        io_f64(&r, "board_voltage"),
+        Some(21.68),
+        "hex 878 in 0.01 V"
+    );
+    assert_eq!(io_f64(&r, "analog_3"), Some(5.17));
 }
 
 #[test]

@@ -50,10 +50,14 @@ pub struct Registration {
 /// Trackers, their sources, groups, tags, bundles, activation codes and installation settings.
 ///
 /// Reads by account never return deleted trackers. `account` is the master user's ID.
+/// Changes by tracker ID apply to live (not deleted) trackers only, else `NotFound`.
+/// An empty phone is stored as no phone (it takes nothing from another device).
 #[async_trait]
 pub trait Trackers: Send + Sync {
     /// Creates a tracker and its source. Errors: `Conflict(DeviceId)`, `Conflict(Phone)`,
-    /// `DeviceLimit`, `ActivationCode`.
+    /// `DeviceLimit`, `ActivationCode`, `NotFound` (the bundle does not exist). On any error
+    /// nothing is consumed. A code with `free_days` sets the tariff end date to
+    /// `creation_date` plus that many days.
     async fn create_tracker(
         &self,
         tracker: &NewTracker,
@@ -79,13 +83,18 @@ pub trait Trackers: Send + Sync {
         apn_user: Option<&str>,
         apn_password: Option<&str>,
     ) -> Result<()>;
-    /// Marks the tracker deleted and corrupts its source: device ID and phone are released.
+    /// Marks the tracker deleted and corrupts its source: device ID and phone are released
+    /// (the source then reads with an empty device ID and no phone). Clones on that source are
+    /// marked deleted too. `NotFound` for a clone: only the owner's tracker can be corrupted.
     async fn corrupt(&self, id: TrackerId) -> Result<()>;
-    /// Deletes a clone.
+    /// Deletes a clone (marks it deleted). `NotFound` if `id` is not a live clone.
     async fn delete_clone(&self, id: TrackerId) -> Result<()>;
-    /// Puts a new device behind the tracker; history, counters and sensors stay.
-    /// Errors: `Conflict(DeviceId)`, `Conflict(Phone)`.
+    /// Puts a new device behind the tracker; history, counters and sensors stay. The source
+    /// is updated in place, so clones follow the new device. Errors: `Conflict(DeviceId)`,
+    /// `Conflict(Phone)`.
     async fn replace(&self, id: TrackerId, replacement: &Replacement) -> Result<Tracker>;
+    /// Replaces the tracker's whole set. `Conflict(TagBinding)` if an ordinal or a tag appears
+    /// twice; `NotFound` if a tag does not exist.
     async fn set_tag_bindings(&self, id: TrackerId, bindings: &[TagBinding]) -> Result<()>;
     /// Blocks or unblocks the tracker's source (all trackers on it).
     async fn set_blocked(&self, id: TrackerId, blocked: bool) -> Result<()>;

@@ -1,0 +1,166 @@
+//! Rows to domain values, written once for both backends: `Cols` is the few typed getters the
+//! mapping needs, implemented for any sqlx row whose database decodes those types.
+
+use sqlx::{ColumnIndex, Decode, Row, Type};
+use trackd_core::account::{Session, SessionKind, User};
+use trackd_core::tracker::{ActivationCode, Bundle, Group, Source, Tag, TagBinding, Tracker};
+use trackd_core::{GroupId, Right, Rights, SourceId, TagId, TrackerId, UserId};
+
+use crate::{Result, StoreError};
+
+pub(crate) trait Cols {
+    fn i64(&self, col: &str) -> Result<i64>;
+    fn opt_i64(&self, col: &str) -> Result<Option<i64>>;
+    fn string(&self, col: &str) -> Result<String>;
+    fn opt_string(&self, col: &str) -> Result<Option<String>>;
+    fn bool(&self, col: &str) -> Result<bool>;
+}
+
+impl<R> Cols for R
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    bool: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+{
+    fn i64(&self, col: &str) -> Result<i64> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_i64(&self, col: &str) -> Result<Option<i64>> {
+        Ok(self.try_get(col)?)
+    }
+    fn string(&self, col: &str) -> Result<String> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_string(&self, col: &str) -> Result<Option<String>> {
+        Ok(self.try_get(col)?)
+    }
+    fn bool(&self, col: &str) -> Result<bool> {
+        Ok(self.try_get(col)?)
+    }
+}
+
+pub(crate) fn user_from_row(r: &impl Cols) -> Result<User> {
+    let parent_id = r.opt_i64("parent_id")?.map(UserId);
+    let rights = if parent_id.is_none() {
+        Rights::master()
+    } else {
+        let json = r.string("rights")?;
+        let names: Vec<String> = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Database(format!("users.rights '{json}': {e}")))?;
+        // A name this build does not know (written by a newer one) grants nothing here.
+        Rights::sub_user(names.iter().filter_map(|n| n.parse::<Right>().ok()))
+    };
+    Ok(User {
+        id: UserId(r.i64("id")?),
+        login: r.string("login")?,
+        password_hash: r.string("password_hash")?,
+        parent_id,
+        rights,
+        time_zone: r.string("time_zone")?,
+        locale: r.string("locale")?,
+        measurement_system: r.string("measurement_system")?,
+        first_name: r.string("first_name")?,
+        last_name: r.string("last_name")?,
+        blocked: r.bool("blocked")?,
+        created_at: r.i64("created_at")?,
+    })
+}
+
+pub(crate) fn session_from_row(r: &impl Cols) -> Result<Session> {
+    let kind = r.string("kind")?;
+    Ok(Session {
+        hash: r.string("hash")?,
+        user_id: UserId(r.i64("user_id")?),
+        kind: SessionKind::parse(&kind)
+            .ok_or_else(|| StoreError::Database(format!("unknown session kind '{kind}'")))?,
+        title: r.opt_string("title")?,
+        created_at: r.i64("created_at")?,
+        last_used_at: r.i64("last_used_at")?,
+    })
+}
+
+/// A row of `TRACKER_SELECT`; tag bindings are filled in afterwards.
+pub(crate) fn tracker_from_row(r: &impl Cols) -> Result<Tracker> {
+    Ok(Tracker {
+        id: TrackerId(r.i64("id")?),
+        user_id: UserId(r.i64("user_id")?),
+        label: r.string("label")?,
+        group_id: GroupId(r.i64("group_id")?),
+        clone: r.bool("clone")?,
+        deleted: r.bool("deleted")?,
+        avatar_file_name: r.opt_string("avatar_file_name")?,
+        source: Source {
+            id: SourceId(r.i64("source_id")?),
+            // A corrupted source has released its device ID.
+            device_id: r.opt_string("device_id")?.unwrap_or_default(),
+            model: r.string("model")?,
+            phone: r.opt_string("phone")?,
+            apn_name: r.opt_string("apn_name")?,
+            apn_user: r.opt_string("apn_user")?,
+            apn_password: r.opt_string("apn_password")?,
+            blocked: r.bool("blocked")?,
+            tariff_id: r.opt_i64("tariff_id")?,
+            tariff_end_date: r.opt_string("tariff_end_date")?,
+            status_listing_id: r.opt_i64("status_listing_id")?,
+            creation_date: r.string("creation_date")?,
+            corrupted: r.bool("corrupted")?,
+            register_commands_pending: r.bool("register_commands_pending")?,
+            replaced_at: r.opt_i64("replaced_at")?,
+        },
+        tag_bindings: Vec::new(),
+    })
+}
+
+pub(crate) fn group_from_row(r: &impl Cols) -> Result<Group> {
+    Ok(Group {
+        id: GroupId(r.i64("id")?),
+        user_id: UserId(r.i64("user_id")?),
+        title: r.string("title")?,
+        color: r.string("color")?,
+    })
+}
+
+pub(crate) fn tag_from_row(r: &impl Cols) -> Result<Tag> {
+    Ok(Tag {
+        id: TagId(r.i64("id")?),
+        user_id: UserId(r.i64("user_id")?),
+        name: r.string("name")?,
+        color: r.string("color")?,
+        avatar_file_name: r.opt_string("avatar_file_name")?,
+    })
+}
+
+pub(crate) fn bundle_from_row(r: &impl Cols) -> Result<Bundle> {
+    Ok(Bundle {
+        imei: r.string("imei")?,
+        model: r.string("model")?,
+        phone: r.opt_string("phone")?,
+        apn_name: r.opt_string("apn_name")?,
+        apn_user: r.opt_string("apn_user")?,
+        apn_password: r.opt_string("apn_password")?,
+        tracker_id: r.opt_i64("tracker_id")?.map(TrackerId),
+    })
+}
+
+pub(crate) fn activation_code_from_row(r: &impl Cols) -> Result<ActivationCode> {
+    Ok(ActivationCode {
+        code: r.string("code")?,
+        devices_left: r.i64("devices_left")?,
+        free_days: r.opt_i64("free_days")?,
+    })
+}
+
+/// A `tag_bindings` row: the tracker it belongs to and the binding.
+pub(crate) fn binding_from_row(r: &impl Cols) -> Result<(TrackerId, TagBinding)> {
+    let ordinal = r.i64("ordinal")?;
+    Ok((
+        TrackerId(r.i64("tracker_id")?),
+        TagBinding {
+            tag_id: TagId(r.i64("tag_id")?),
+            ordinal: i32::try_from(ordinal)
+                .map_err(|_| StoreError::Database(format!("tag ordinal {ordinal} out of range")))?,
+        },
+    ))
+}

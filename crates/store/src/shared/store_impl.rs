@@ -1,0 +1,970 @@
+//! The trait implementations, written once for both backends.
+//!
+//! `impl_store!(Store, Database)` expands to `impl Users` and `impl Trackers` (and the migration
+//! runner) for a store type. The SQL is the dialect both SQLite and PostgreSQL speak: `$n`
+//! placeholders, `RETURNING`, `ON CONFLICT ... DO UPDATE`, `TRUE`/`FALSE`, `INSERT ... SELECT`.
+//! What differs lives in each backend as inherent methods the body calls:
+//!
+//! - `reader()` / `writer()`: the pools for reads and for writes (one pool on PostgreSQL; on
+//!   SQLite a single-connection writer and several WAL readers);
+//! - `begin_write()`: a write transaction (SQLite takes the write lock up front, so a
+//!   read-then-write transaction never fails on lock upgrade);
+//! - `serialize(&mut tx, key)`: makes transactions with the same key run one at a time (a
+//!   transaction-scoped advisory lock on PostgreSQL; nothing to do on SQLite, whose write
+//!   transactions are already serial).
+
+/// Advisory-lock keys for [`serialize`](crate::postgres::PgStore): any fixed, distinct numbers.
+pub(crate) const LOCK_MIGRATIONS: i64 = 0x7472_6163_6b64_0001;
+/// Registrations: the device-limit count and the insert must not interleave.
+pub(crate) const LOCK_REGISTRATION: i64 = 0x7472_6163_6b64_0002;
+
+/// The columns `tracker_from_row` reads, from `trackers t JOIN sources s`.
+macro_rules! tracker_select {
+    () => {
+        "SELECT t.id, t.user_id, t.label, t.group_id, t.clone, \
+         t.deleted, t.avatar_file_name, s.id AS source_id, \
+         s.device_id, s.model, s.phone, s.apn_name, s.apn_user, \
+         s.apn_password, s.blocked, s.tariff_id, s.tariff_end_date, \
+         s.status_listing_id, s.creation_date, s.corrupted, \
+         s.register_commands_pending, s.replaced_at FROM trackers t \
+         JOIN sources s ON s.id = t.source_id "
+    };
+}
+pub(crate) use tracker_select;
+
+macro_rules! impl_store {
+    ($store:ty, $db:ty) => {
+        const _: () = {
+            use async_trait::async_trait;
+            use sqlx::Row as _;
+            use trackd_core::account::{NewUser, Session, SessionKind, User};
+            use trackd_core::tracker::{
+                ActivationCode, Bundle, Group, NewTracker, Replacement, Tag, TagBinding, Tracker,
+            };
+            use trackd_core::{GroupId, Rights, TagId, TrackerId, UserId};
+
+            use $crate::shared::store_impl::{tracker_select, LOCK_MIGRATIONS, LOCK_REGISTRATION};
+            use $crate::shared::{self, Migration, IN_CHUNK};
+            use $crate::traits::{Registration, Trackers, Users};
+            use $crate::{Result, StoreError};
+
+            /// `NotFound` when a change touched no row.
+            fn changed(rows: u64) -> Result<()> {
+                if rows == 0 {
+                    Err(StoreError::NotFound)
+                } else {
+                    Ok(())
+                }
+            }
+
+            type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
+
+            fn bind_ids<'q>(mut q: Query<'q>, ids: &[i64]) -> Query<'q> {
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                q
+            }
+
+            type DbRow = <$db as sqlx::Database>::Row;
+
+            impl $store {
+                async fn optional<T>(
+                    &self,
+                    query: Query<'_>,
+                    map: fn(&DbRow) -> Result<T>,
+                ) -> Result<Option<T>> {
+                    query
+                        .fetch_optional(self.reader())
+                        .await?
+                        .map(|r| map(&r))
+                        .transpose()
+                }
+
+                async fn all<T>(
+                    &self,
+                    query: Query<'_>,
+                    map: fn(&DbRow) -> Result<T>,
+                ) -> Result<Vec<T>> {
+                    query
+                        .fetch_all(self.reader())
+                        .await?
+                        .iter()
+                        .map(map)
+                        .collect()
+                }
+
+                /// Runs one statement on its own; returns the rows it changed.
+                async fn write(&self, query: Query<'_>) -> Result<u64> {
+                    Ok(query.execute(self.writer()).await?.rows_affected())
+                }
+
+                /// Applies the migrations not yet applied, each in its own transaction.
+                pub(crate) async fn migrate(&self, migrations: &[Migration]) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    Self::serialize(&mut tx, LOCK_MIGRATIONS).await?;
+                    sqlx::raw_sql(
+                        "CREATE TABLE IF NOT EXISTS schema_migrations (version \
+                         BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT \
+                         NOT NULL)",
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                    let newest: Option<i64> =
+                        sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    tx.commit().await?;
+                    let known = migrations.iter().map(|m| m.version).max().unwrap_or(0);
+                    if let Some(newest) = newest.filter(|v| *v > known) {
+                        // An older binary must not write into a schema it does not know.
+                        return Err(StoreError::Database(format!(
+                            "the database schema is at version {newest}, \
+                             newer than this trackd knows ({known})"
+                        )));
+                    }
+                    for m in migrations {
+                        let mut tx = self.begin_write().await?;
+                        Self::serialize(&mut tx, LOCK_MIGRATIONS).await?;
+                        // Checked again inside the lock: another node may have just applied it.
+                        let done: Option<i64> = sqlx::query_scalar(
+                            "SELECT version FROM schema_migrations WHERE version = $1",
+                        )
+                        .bind(m.version)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if done.is_none() {
+                            sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(|e| {
+                                StoreError::Database(format!(
+                                    "migration {} {}: {e}",
+                                    m.version, m.name
+                                ))
+                            })?;
+                            sqlx::query(
+                                "INSERT INTO schema_migrations (version, name, applied_at) \
+                                 VALUES ($1, $2, $3)",
+                            )
+                            .bind(m.version)
+                            .bind(m.name)
+                            .bind(shared::now_ms())
+                            .execute(&mut *tx)
+                            .await?;
+                            tracing::info!(version = m.version, name = m.name, "migrated");
+                        }
+                        tx.commit().await?;
+                    }
+                    Ok(())
+                }
+
+                /// Fills in the tag bindings, ordered by ordinal.
+                async fn with_bindings(&self, mut trackers: Vec<Tracker>) -> Result<Vec<Tracker>> {
+                    let ids: Vec<i64> = trackers.iter().map(|t| t.id.0).collect();
+                    let index: std::collections::HashMap<i64, usize> =
+                        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+                    for chunk in ids.chunks(IN_CHUNK) {
+                        let sql = format!(
+                            "SELECT tracker_id, tag_id, ordinal FROM tag_bindings WHERE \
+                             tracker_id IN ({}) ORDER BY tracker_id, ordinal",
+                            shared::placeholders(1, chunk.len())
+                        );
+                        for row in bind_ids(sqlx::query(&sql), chunk)
+                            .fetch_all(self.reader())
+                            .await?
+                        {
+                            let (tracker, binding) = shared::binding_from_row(&row)?;
+                            if let Some(t) =
+                                index.get(&tracker.0).and_then(|i| trackers.get_mut(*i))
+                            {
+                                t.tag_bindings.push(binding);
+                            }
+                        }
+                    }
+                    Ok(trackers)
+                }
+
+                async fn one_tracker(&self, tracker: Option<Tracker>) -> Result<Option<Tracker>> {
+                    match tracker {
+                        Some(t) => Ok(self.with_bindings(vec![t]).await?.pop()),
+                        None => Ok(None),
+                    }
+                }
+
+                /// The source of a live tracker, inside a write transaction.
+                async fn live_source(
+                    tx: &mut sqlx::Transaction<'static, $db>,
+                    id: TrackerId,
+                ) -> Result<i64> {
+                    sqlx::query_scalar(
+                        "SELECT source_id FROM trackers WHERE id = $1 AND NOT deleted",
+                    )
+                    .bind(id.0)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)
+                }
+
+                /// Runs `UPDATE trackers SET <set> WHERE id IN (...) AND <cond>` over `ids`
+                /// in chunks, in one transaction; `$1` in `set` and `cond` is `arg`.
+                async fn update_trackers_in(
+                    &self,
+                    set: &str,
+                    arg: i64,
+                    ids: &[i64],
+                ) -> Result<u64> {
+                    let mut tx = self.begin_write().await?;
+                    let mut n = 0;
+                    for chunk in ids.chunks(IN_CHUNK) {
+                        let sql = format!(
+                            "UPDATE trackers SET {set} WHERE NOT deleted AND id IN ({})",
+                            shared::placeholders(2, chunk.len())
+                        );
+                        n += bind_ids(sqlx::query(&sql).bind(arg), chunk)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                    }
+                    tx.commit().await?;
+                    Ok(n)
+                }
+            }
+
+            #[async_trait]
+            impl Users for $store {
+                async fn create_user(&self, user: &NewUser, now: i64) -> Result<User> {
+                    let rights = match user.parent_id {
+                        None => Rights::master(),
+                        Some(_) => Rights::sub_user(user.rights.granted()),
+                    };
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO users (login, password_hash, parent_id, \
+                         rights, time_zone, locale, measurement_system, first_name, \
+                         last_name, blocked, created_at) VALUES ($1, $2, $3, $4, \
+                         $5, $6, $7, $8, $9, FALSE, $10) RETURNING id",
+                    )
+                    .bind(&user.login)
+                    .bind(&user.password_hash)
+                    .bind(user.parent_id.map(|p| p.0))
+                    .bind(shared::rights_json(&rights))
+                    .bind(&user.time_zone)
+                    .bind(&user.locale)
+                    .bind(&user.measurement_system)
+                    .bind(&user.first_name)
+                    .bind(&user.last_name)
+                    .bind(now)
+                    .fetch_one(self.writer())
+                    .await?;
+                    Ok(User {
+                        id: UserId(id),
+                        login: user.login.clone(),
+                        password_hash: user.password_hash.clone(),
+                        parent_id: user.parent_id,
+                        rights,
+                        time_zone: user.time_zone.clone(),
+                        locale: user.locale.clone(),
+                        measurement_system: user.measurement_system.clone(),
+                        first_name: user.first_name.clone(),
+                        last_name: user.last_name.clone(),
+                        blocked: false,
+                        created_at: now,
+                    })
+                }
+
+                async fn user(&self, id: UserId) -> Result<Option<User>> {
+                    self.optional(
+                        sqlx::query("SELECT * FROM users WHERE id = $1").bind(id.0),
+                        shared::user_from_row,
+                    )
+                    .await
+                }
+
+                async fn user_by_login(&self, login: &str) -> Result<Option<User>> {
+                    self.optional(
+                        sqlx::query("SELECT * FROM users WHERE login = $1").bind(login),
+                        shared::user_from_row,
+                    )
+                    .await
+                }
+
+                async fn users(&self) -> Result<Vec<User>> {
+                    self.all(
+                        sqlx::query("SELECT * FROM users ORDER BY id"),
+                        shared::user_from_row,
+                    )
+                    .await
+                }
+
+                async fn set_password_hash(&self, id: UserId, password_hash: &str) -> Result<()> {
+                    let n = self
+                        .write(
+                            sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+                                .bind(id.0)
+                                .bind(password_hash),
+                        )
+                        .await?;
+                    changed(n)
+                }
+
+                async fn create_session(&self, session: &Session) -> Result<()> {
+                    self.write(
+                        sqlx::query(
+                            "INSERT INTO sessions (hash, user_id, kind, title, \
+                             created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                        )
+                        .bind(&session.hash)
+                        .bind(session.user_id.0)
+                        .bind(session.kind.as_str())
+                        .bind(&session.title)
+                        .bind(session.created_at)
+                        .bind(session.last_used_at),
+                    )
+                    .await?;
+                    Ok(())
+                }
+
+                async fn session(&self, hash: &str) -> Result<Option<Session>> {
+                    self.optional(
+                        sqlx::query("SELECT * FROM sessions WHERE hash = $1").bind(hash),
+                        shared::session_from_row,
+                    )
+                    .await
+                }
+
+                async fn touch_session(&self, hash: &str, now: i64) -> Result<()> {
+                    let n = self
+                        .write(
+                            sqlx::query("UPDATE sessions SET last_used_at = $2 WHERE hash = $1")
+                                .bind(hash)
+                                .bind(now),
+                        )
+                        .await?;
+                    changed(n)
+                }
+
+                async fn delete_session(&self, hash: &str) -> Result<bool> {
+                    let n = self
+                        .write(sqlx::query("DELETE FROM sessions WHERE hash = $1").bind(hash))
+                        .await?;
+                    Ok(n > 0)
+                }
+
+                async fn delete_sessions_unused_since(
+                    &self,
+                    kind: SessionKind,
+                    unused_since: i64,
+                ) -> Result<u64> {
+                    let n = self
+                        .write(
+                            sqlx::query(
+                                "DELETE FROM sessions WHERE kind = $1 AND last_used_at < $2",
+                            )
+                            .bind(kind.as_str())
+                            .bind(unused_since),
+                        )
+                        .await?;
+                    Ok(n)
+                }
+
+                async fn sessions_of(
+                    &self,
+                    user: UserId,
+                    kind: SessionKind,
+                ) -> Result<Vec<Session>> {
+                    self.all(
+                        sqlx::query(
+                            "SELECT * FROM sessions WHERE user_id = $1 AND kind = $2 \
+                             ORDER BY created_at, hash",
+                        )
+                        .bind(user.0)
+                        .bind(kind.as_str()),
+                        shared::session_from_row,
+                    )
+                    .await
+                }
+            }
+
+            #[async_trait]
+            impl Trackers for $store {
+                async fn create_tracker(
+                    &self,
+                    tracker: &NewTracker,
+                    registration: &Registration,
+                ) -> Result<Tracker> {
+                    let mut tx = self.begin_write().await?;
+                    Self::serialize(&mut tx, LOCK_REGISTRATION).await?;
+                    if let Some(limit) = registration.device_limit {
+                        let n: i64 = sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM trackers WHERE NOT clone AND NOT \
+                             deleted",
+                        )
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        if n >= limit {
+                            return Err(StoreError::DeviceLimit);
+                        }
+                    }
+                    let mut tariff_end_date = None;
+                    if let Some(code) = &registration.activation_code {
+                        let free_days: Option<i64> = sqlx::query(
+                            "UPDATE activation_codes SET devices_left = devices_left - \
+                             1 WHERE code = $1 AND devices_left > 0 RETURNING free_days",
+                        )
+                        .bind(code)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or(StoreError::ActivationCode)?
+                        .try_get("free_days")?;
+                        if let Some(days) = free_days {
+                            tariff_end_date = Some(shared::add_days(&tracker.creation_date, days)?);
+                        }
+                    }
+                    let source_id: i64 = sqlx::query_scalar(
+                        "INSERT INTO sources (device_id, model, phone, apn_name, \
+                         apn_user, apn_password, tariff_end_date, creation_date, \
+                         register_commands_pending) VALUES ($1, $2, $3, $4, $5, $6, \
+                         $7, $8, $9) RETURNING id",
+                    )
+                    .bind(&tracker.device_id)
+                    .bind(&tracker.model)
+                    .bind(shared::phone(tracker.phone.as_deref()))
+                    .bind(&tracker.apn_name)
+                    .bind(&tracker.apn_user)
+                    .bind(&tracker.apn_password)
+                    .bind(tariff_end_date)
+                    .bind(&tracker.creation_date)
+                    .bind(tracker.register_commands_pending)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO trackers (user_id, source_id, label, group_id) \
+                         VALUES ($1, $2, $3, $4) RETURNING id",
+                    )
+                    .bind(tracker.user_id.0)
+                    .bind(source_id)
+                    .bind(&tracker.label)
+                    .bind(tracker.group_id.0)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if let Some(imei) = &registration.bundle_imei {
+                        let r = sqlx::query("UPDATE bundles SET tracker_id = $1 WHERE imei = $2")
+                            .bind(id)
+                            .bind(imei)
+                            .execute(&mut *tx)
+                            .await?;
+                        changed(r.rows_affected())?;
+                    }
+                    tx.commit().await?;
+                    self.tracker_any(TrackerId(id))
+                        .await?
+                        .ok_or(StoreError::NotFound)
+                }
+
+                async fn tracker(&self, account: UserId, id: TrackerId) -> Result<Option<Tracker>> {
+                    let t = self
+                        .optional(
+                            sqlx::query(concat!(
+                                tracker_select!(),
+                                "WHERE t.id = $1 AND t.user_id = $2 AND NOT t.deleted"
+                            ))
+                            .bind(id.0)
+                            .bind(account.0),
+                            shared::tracker_from_row,
+                        )
+                        .await?;
+                    self.one_tracker(t).await
+                }
+
+                async fn trackers(&self, account: UserId) -> Result<Vec<Tracker>> {
+                    let trackers = self
+                        .all(
+                            sqlx::query(concat!(
+                                tracker_select!(),
+                                "WHERE t.user_id = $1 AND NOT t.deleted ORDER BY t.id"
+                            ))
+                            .bind(account.0),
+                            shared::tracker_from_row,
+                        )
+                        .await?;
+                    self.with_bindings(trackers).await
+                }
+
+                async fn tracker_any(&self, id: TrackerId) -> Result<Option<Tracker>> {
+                    let t = self
+                        .optional(
+                            sqlx::query(concat!(tracker_select!(), "WHERE t.id = $1")).bind(id.0),
+                            shared::tracker_from_row,
+                        )
+                        .await?;
+                    self.one_tracker(t).await
+                }
+
+                async fn trackers_by_device_id(&self, device_id: &str) -> Result<Vec<Tracker>> {
+                    let trackers = self
+                        .all(
+                            sqlx::query(concat!(
+                                tracker_select!(),
+                                "WHERE s.device_id = $1 AND NOT s.corrupted AND NOT \
+                                 t.deleted ORDER BY t.id"
+                            ))
+                            .bind(device_id),
+                            shared::tracker_from_row,
+                        )
+                        .await?;
+                    self.with_bindings(trackers).await
+                }
+
+                async fn phone_in_use(&self, phone: &str) -> Result<bool> {
+                    let found: Option<i64> = sqlx::query_scalar(
+                        "SELECT id FROM sources WHERE phone = $1 AND NOT corrupted \
+                         LIMIT 1",
+                    )
+                    .bind(phone)
+                    .fetch_optional(self.reader())
+                    .await?;
+                    Ok(found.is_some())
+                }
+
+                async fn count_devices(&self) -> Result<i64> {
+                    Ok(sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM trackers WHERE NOT clone AND NOT \
+                         deleted",
+                    )
+                    .fetch_one(self.reader())
+                    .await?)
+                }
+
+                async fn update_settings(
+                    &self,
+                    id: TrackerId,
+                    label: &str,
+                    group_id: GroupId,
+                ) -> Result<()> {
+                    let n = self
+                        .write(
+                            sqlx::query(
+                                "UPDATE trackers SET label = $2, group_id = $3 WHERE id = \
+                                 $1 AND NOT deleted",
+                            )
+                            .bind(id.0)
+                            .bind(label)
+                            .bind(group_id.0),
+                        )
+                        .await?;
+                    changed(n)
+                }
+
+                async fn change_phone(
+                    &self,
+                    id: TrackerId,
+                    phone: &str,
+                    apn_name: Option<&str>,
+                    apn_user: Option<&str>,
+                    apn_password: Option<&str>,
+                ) -> Result<()> {
+                    let n = self
+                        .write(
+                            sqlx::query(
+                                "UPDATE sources SET phone = $2, apn_name = $3, apn_user = \
+                                 $4, apn_password = $5 WHERE id = (SELECT source_id FROM \
+                                 trackers WHERE id = $1 AND NOT deleted)",
+                            )
+                            .bind(id.0)
+                            .bind(shared::phone(Some(phone)))
+                            .bind(apn_name)
+                            .bind(apn_user)
+                            .bind(apn_password),
+                        )
+                        .await?;
+                    changed(n)
+                }
+
+                async fn corrupt(&self, id: TrackerId) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    let source: i64 = sqlx::query_scalar(
+                        "SELECT source_id FROM trackers WHERE id = $1 AND NOT \
+                         deleted AND NOT clone",
+                    )
+                    .bind(id.0)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                    // Clones on the source go too: they are views of a device that is gone.
+                    sqlx::query("UPDATE trackers SET deleted = TRUE WHERE source_id = $1")
+                        .bind(source)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(
+                        "UPDATE sources SET corrupted = TRUE, device_id = NULL, \
+                         phone = NULL WHERE id = $1",
+                    )
+                    .bind(source)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn delete_clone(&self, id: TrackerId) -> Result<()> {
+                    // Marked, not removed: its history rows keep a tracker to refer to.
+                    let n = self
+                        .write(
+                            sqlx::query(
+                                "UPDATE trackers SET deleted = TRUE WHERE id = $1 AND clone \
+                                 AND NOT deleted",
+                            )
+                            .bind(id.0),
+                        )
+                        .await?;
+                    changed(n)
+                }
+
+                async fn replace(
+                    &self,
+                    id: TrackerId,
+                    replacement: &Replacement,
+                ) -> Result<Tracker> {
+                    let mut tx = self.begin_write().await?;
+                    let source = Self::live_source(&mut tx, id).await?;
+                    sqlx::query(
+                        "UPDATE sources SET device_id = $2, model = $3, phone = $4, \
+                         apn_name = $5, apn_user = $6, apn_password = $7, \
+                         creation_date = $8, replaced_at = $9, \
+                         register_commands_pending = $10 WHERE id = $1",
+                    )
+                    .bind(source)
+                    .bind(&replacement.device_id)
+                    .bind(&replacement.model)
+                    .bind(shared::phone(replacement.phone.as_deref()))
+                    .bind(&replacement.apn_name)
+                    .bind(&replacement.apn_user)
+                    .bind(&replacement.apn_password)
+                    .bind(&replacement.creation_date)
+                    .bind(replacement.replaced_at)
+                    .bind(replacement.register_commands_pending)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    self.tracker_any(id).await?.ok_or(StoreError::NotFound)
+                }
+
+                async fn set_tag_bindings(
+                    &self,
+                    id: TrackerId,
+                    bindings: &[TagBinding],
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    Self::live_source(&mut tx, id).await?;
+                    sqlx::query("DELETE FROM tag_bindings WHERE tracker_id = $1")
+                        .bind(id.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    for b in bindings {
+                        sqlx::query(
+                            "INSERT INTO tag_bindings (tracker_id, tag_id, ordinal) \
+                             VALUES ($1, $2, $3)",
+                        )
+                        .bind(id.0)
+                        .bind(b.tag_id.0)
+                        .bind(i64::from(b.ordinal))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn set_blocked(&self, id: TrackerId, blocked: bool) -> Result<()> {
+                    let n = self
+                        .write(
+                            sqlx::query(
+                                "UPDATE sources SET blocked = $2 WHERE id = (SELECT \
+                                 source_id FROM trackers WHERE id = $1 AND NOT deleted)",
+                            )
+                            .bind(id.0)
+                            .bind(blocked),
+                        )
+                        .await?;
+                    changed(n)
+                }
+
+                async fn set_tariff_end_date(
+                    &self,
+                    id: TrackerId,
+                    date: Option<&str>,
+                ) -> Result<()> {
+                    let n = self
+                        .write(
+                            sqlx::query(
+                                "UPDATE sources SET tariff_end_date = $2 WHERE id = (SELECT \
+                                 source_id FROM trackers WHERE id = $1 AND NOT deleted)",
+                            )
+                            .bind(id.0)
+                            .bind(date),
+                        )
+                        .await?;
+                    changed(n)
+                }
+
+                async fn clone_tracker(
+                    &self,
+                    id: TrackerId,
+                    to: UserId,
+                    label: &str,
+                ) -> Result<Tracker> {
+                    let clone: i64 = sqlx::query_scalar(
+                        "INSERT INTO trackers (user_id, source_id, label, group_id, \
+                         clone) SELECT $2, source_id, $3, 0, TRUE FROM trackers \
+                         WHERE id = $1 AND NOT deleted RETURNING id",
+                    )
+                    .bind(id.0)
+                    .bind(to.0)
+                    .bind(label)
+                    .fetch_optional(self.writer())
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                    self.tracker_any(TrackerId(clone))
+                        .await?
+                        .ok_or(StoreError::NotFound)
+                }
+
+                async fn groups(&self, account: UserId) -> Result<Vec<Group>> {
+                    self.all(
+                        sqlx::query("SELECT * FROM tracker_groups WHERE user_id = $1 ORDER BY id")
+                            .bind(account.0),
+                        shared::group_from_row,
+                    )
+                    .await
+                }
+
+                async fn group(&self, account: UserId, id: GroupId) -> Result<Option<Group>> {
+                    self.optional(
+                        sqlx::query("SELECT * FROM tracker_groups WHERE id = $1 AND user_id = $2")
+                            .bind(id.0)
+                            .bind(account.0),
+                        shared::group_from_row,
+                    )
+                    .await
+                }
+
+                async fn create_group(
+                    &self,
+                    account: UserId,
+                    title: &str,
+                    color: &str,
+                ) -> Result<Group> {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO tracker_groups (user_id, title, color) VALUES \
+                         ($1, $2, $3) RETURNING id",
+                    )
+                    .bind(account.0)
+                    .bind(title)
+                    .bind(color)
+                    .fetch_one(self.writer())
+                    .await?;
+                    Ok(Group {
+                        id: GroupId(id),
+                        user_id: account,
+                        title: title.to_owned(),
+                        color: color.to_owned(),
+                    })
+                }
+
+                async fn update_group(&self, group: &Group) -> Result<()> {
+                    let n = self
+                        .write(
+                            sqlx::query(
+                                "UPDATE tracker_groups SET title = $3, color = $4 WHERE id \
+                                 = $1 AND user_id = $2",
+                            )
+                            .bind(group.id.0)
+                            .bind(group.user_id.0)
+                            .bind(&group.title)
+                            .bind(&group.color),
+                        )
+                        .await?;
+                    changed(n)
+                }
+
+                async fn delete_group(&self, account: UserId, id: GroupId) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    let r =
+                        sqlx::query("DELETE FROM tracker_groups WHERE id = $1 AND user_id = $2")
+                            .bind(id.0)
+                            .bind(account.0)
+                            .execute(&mut *tx)
+                            .await?;
+                    changed(r.rows_affected())?;
+                    sqlx::query(
+                        "UPDATE trackers SET group_id = 0 WHERE user_id = $1 AND \
+                         group_id = $2",
+                    )
+                    .bind(account.0)
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn assign_group(&self, id: GroupId, trackers: &[TrackerId]) -> Result<()> {
+                    let ids: Vec<i64> = trackers.iter().map(|t| t.0).collect();
+                    self.update_trackers_in("group_id = $1", id.0, &ids).await?;
+                    Ok(())
+                }
+
+                async fn tags(&self, account: UserId) -> Result<Vec<Tag>> {
+                    self.all(
+                        sqlx::query("SELECT * FROM tags WHERE user_id = $1 ORDER BY id")
+                            .bind(account.0),
+                        shared::tag_from_row,
+                    )
+                    .await
+                }
+
+                async fn create_tag(
+                    &self,
+                    account: UserId,
+                    name: &str,
+                    color: &str,
+                ) -> Result<Tag> {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO tags (user_id, name, color) VALUES ($1, $2, \
+                         $3) RETURNING id",
+                    )
+                    .bind(account.0)
+                    .bind(name)
+                    .bind(color)
+                    .fetch_one(self.writer())
+                    .await?;
+                    Ok(Tag {
+                        id: TagId(id),
+                        user_id: account,
+                        name: name.to_owned(),
+                        color: color.to_owned(),
+                        avatar_file_name: None,
+                    })
+                }
+
+                async fn update_tag(&self, tag: &Tag) -> Result<()> {
+                    let n = self
+                        .write(
+                            sqlx::query(
+                                "UPDATE tags SET name = $3, color = $4, avatar_file_name = \
+                                 $5 WHERE id = $1 AND user_id = $2",
+                            )
+                            .bind(tag.id.0)
+                            .bind(tag.user_id.0)
+                            .bind(&tag.name)
+                            .bind(&tag.color)
+                            .bind(&tag.avatar_file_name),
+                        )
+                        .await?;
+                    changed(n)
+                }
+
+                async fn delete_tags(&self, account: UserId, ids: &[TagId]) -> Result<u64> {
+                    let ids: Vec<i64> = ids.iter().map(|t| t.0).collect();
+                    let mut tx = self.begin_write().await?;
+                    let mut deleted = 0;
+                    for chunk in ids.chunks(IN_CHUNK) {
+                        let list = shared::placeholders(2, chunk.len());
+                        let unbind = format!(
+                            "DELETE FROM tag_bindings WHERE tag_id IN (SELECT id FROM \
+                             tags WHERE user_id = $1 AND id IN ({list}))"
+                        );
+                        bind_ids(sqlx::query(&unbind).bind(account.0), chunk)
+                            .execute(&mut *tx)
+                            .await?;
+                        let delete =
+                            format!("DELETE FROM tags WHERE user_id = $1 AND id IN ({list})");
+                        deleted += bind_ids(sqlx::query(&delete).bind(account.0), chunk)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                    }
+                    tx.commit().await?;
+                    Ok(deleted)
+                }
+
+                async fn add_bundle(&self, bundle: &Bundle) -> Result<()> {
+                    self.write(
+                        sqlx::query(
+                            "INSERT INTO bundles (imei, model, phone, apn_name, \
+                             apn_user, apn_password, tracker_id) VALUES ($1, $2, $3, \
+                             $4, $5, $6, $7) ON CONFLICT (imei) DO UPDATE SET model = \
+                             excluded.model, phone = excluded.phone, apn_name = \
+                             excluded.apn_name, apn_user = excluded.apn_user, \
+                             apn_password = excluded.apn_password, tracker_id = \
+                             excluded.tracker_id",
+                        )
+                        .bind(&bundle.imei)
+                        .bind(&bundle.model)
+                        .bind(shared::phone(bundle.phone.as_deref()))
+                        .bind(&bundle.apn_name)
+                        .bind(&bundle.apn_user)
+                        .bind(&bundle.apn_password)
+                        .bind(bundle.tracker_id.map(|t| t.0)),
+                    )
+                    .await?;
+                    Ok(())
+                }
+
+                async fn bundle(&self, imei: &str) -> Result<Option<Bundle>> {
+                    self.optional(
+                        sqlx::query("SELECT * FROM bundles WHERE imei = $1").bind(imei),
+                        shared::bundle_from_row,
+                    )
+                    .await
+                }
+
+                async fn add_activation_code(&self, code: &ActivationCode) -> Result<()> {
+                    self.write(
+                        sqlx::query(
+                            "INSERT INTO activation_codes (code, devices_left, \
+                             free_days) VALUES ($1, $2, $3) ON CONFLICT (code) DO \
+                             UPDATE SET devices_left = excluded.devices_left, free_days \
+                             = excluded.free_days",
+                        )
+                        .bind(&code.code)
+                        .bind(code.devices_left)
+                        .bind(code.free_days),
+                    )
+                    .await?;
+                    Ok(())
+                }
+
+                async fn activation_code(&self, code: &str) -> Result<Option<ActivationCode>> {
+                    self.optional(
+                        sqlx::query("SELECT * FROM activation_codes WHERE code = $1").bind(code),
+                        shared::activation_code_from_row,
+                    )
+                    .await
+                }
+
+                async fn setting(&self, key: &str) -> Result<Option<String>> {
+                    Ok(
+                        sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                            .bind(key)
+                            .fetch_optional(self.reader())
+                            .await?,
+                    )
+                }
+
+                async fn set_setting(&self, key: &str, value: Option<&str>) -> Result<()> {
+                    match value {
+                        Some(value) => sqlx::query(
+                            "INSERT INTO settings (key, value) VALUES ($1, $2) ON \
+                             CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        )
+                        .bind(key)
+                        .bind(value),
+                        None => sqlx::query("DELETE FROM settings WHERE key = $1").bind(key),
+                    }
+                    .execute(self.writer())
+                    .await?;
+                    Ok(())
+                }
+            }
+        };
+    };
+}
+pub(crate) use impl_store;

@@ -1,0 +1,161 @@
+//! SQLite, the embedded default: one file, no setup.
+//!
+//! SQLite allows one writer at a time, so writes go through a pool of exactly one connection
+//! (they queue in the pool instead of spinning on `SQLITE_BUSY`), and reads through a few more
+//! connections that WAL lets run beside the writer.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+
+use crate::shared::{impl_store, Migration};
+use crate::{Result, StoreError};
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("../../migrations/sqlite/0001_initial.sql"),
+}];
+
+/// Readers beside the writer: enough to overlap a few API reads on two cores.
+const READERS: u32 = 4;
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a statement waits for another process's write lock (e.g. the admin CLI).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens a database by `sqlite:` URL or plain path, creating the file if missing, and
+    /// applies the migrations. `sqlite::memory:` is a private in-memory database.
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = if url.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Database(format!("database URL '{url}': {e}")))?
+        } else {
+            SqliteConnectOptions::new().filename(url)
+        };
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        Self::open_with(options, memory).await
+    }
+
+    async fn open_with(options: SqliteConnectOptions, memory: bool) -> Result<Self> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT);
+        let store = if memory {
+            // An in-memory database lives as long as its connection: keep the one connection
+            // forever and read through it too.
+            let pool = writer
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await?;
+            SqliteStore {
+                reader: pool.clone(),
+                writer: pool,
+            }
+        } else {
+            // The writer connects first: it creates the file and switches it to WAL.
+            let writer = writer.connect_with(options.clone()).await?;
+            let reader = SqlitePoolOptions::new()
+                .max_connections(READERS)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options)
+                .await?;
+            SqliteStore { writer, reader }
+        };
+        store.migrate(MIGRATIONS).await?;
+        Ok(store)
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// `IMMEDIATE` takes the write lock at `BEGIN`: a deferred transaction that reads first
+    /// could fail with `SQLITE_BUSY` when it upgrades, which no busy timeout retries.
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Write transactions are already serial (one writer, `BEGIN IMMEDIATE`).
+    async fn serialize(_tx: &mut Transaction<'static, Sqlite>, _key: i64) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl_store!(SqliteStore, Sqlite);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shared SQL relies on sqlx-sqlite binding `$n` by number, not by order of appearance.
+    #[tokio::test]
+    async fn dollar_placeholders_bind_by_number() -> Result<()> {
+        let store = SqliteStore::open("sqlite::memory:").await?;
+        let (a, b, c): (i64, String, i64) = sqlx::query_as("SELECT $2, $1, $2 * 10")
+            .bind("one")
+            .bind(2_i64)
+            .fetch_one(store.reader())
+            .await?;
+        assert_eq!((a, b.as_str(), c), (2, "one", 20));
+        Ok(())
+    }
+
+    fn temp_path() -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db").to_string_lossy().into_owned();
+        (dir, path)
+    }
+
+    #[tokio::test]
+    async fn migrations_are_idempotent() -> Result<()> {
+        let (_dir, path) = temp_path();
+        SqliteStore::open(&path).await?;
+        let store = SqliteStore::open(&format!("sqlite://{path}")).await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations")
+            .fetch_one(store.reader())
+            .await?;
+        assert_eq!(n, MIGRATIONS.len() as i64);
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(store.reader())
+            .await?;
+        assert_eq!(mode, "wal");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn refuses_a_newer_schema() -> Result<()> {
+        let (_dir, path) = temp_path();
+        let store = SqliteStore::open(&path).await?;
+        sqlx::query("INSERT INTO schema_migrations VALUES (9999, 'future', 0)")
+            .execute(store.writer())
+            .await?;
+        drop(store);
+        assert!(matches!(
+            SqliteStore::open(&path).await,
+            Err(StoreError::Database(m)) if m.contains("9999")
+        ));
+        Ok(())
+    }
+}

@@ -1,0 +1,1079 @@
+//! The storage contract, run against SQLite (a temp file) and PostgreSQL (a fresh database on
+//! the test cluster). Each behaviour is one function over `&dyn Store`; `contract!` makes a
+//! test of it for each backend.
+
+use std::sync::Arc;
+
+use trackd_core::account::{NewUser, Session, SessionKind};
+use trackd_core::tracker::{ActivationCode, Bundle, NewTracker, Replacement, TagBinding, Tracker};
+use trackd_core::{GroupId, Right, Rights, TagId, TrackerId, UserId};
+use trackd_store::testing::{fresh_database, PgTestDb};
+use trackd_store::{Conflict, Registration, Store, StoreError};
+
+#[allow(dead_code)] // the guards only keep the database alive
+enum Guard {
+    Dir(tempfile::TempDir),
+    Pg(PgTestDb),
+}
+
+struct Db {
+    store: Arc<dyn Store>,
+    _guard: Guard,
+}
+
+async fn sqlite() -> Db {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trackd.db");
+    let store = trackd_store::open(path.to_str().unwrap()).await.unwrap();
+    Db {
+        store,
+        _guard: Guard::Dir(dir),
+    }
+}
+
+async fn postgres() -> Option<Db> {
+    let db = fresh_database().await?;
+    let store = trackd_store::open(db.url()).await.unwrap();
+    Some(Db {
+        store,
+        _guard: Guard::Pg(db),
+    })
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = super::sqlite().await;
+                    super::$name(&*db.store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(db) = super::postgres().await {
+                        super::$name(&*db.store).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    users_round_trip,
+    login_taken,
+    sub_user_rights,
+    password_hash,
+    sessions,
+    sessions_oldest_first,
+    sessions_unused_since,
+    create_and_read_tracker,
+    trackers_scoped_to_account_and_ordered,
+    device_limit,
+    device_limit_is_race_free,
+    activation_code,
+    failed_registration_consumes_nothing,
+    bundle_marked_used,
+    device_id_and_phone_unique,
+    corrupt_releases_device_id_and_phone,
+    corrupt_refuses_clones_and_missing,
+    replace_in_place,
+    replace_conflicts,
+    clones,
+    tracker_settings,
+    groups,
+    tags_and_bindings,
+    tag_binding_conflicts,
+    bundles_and_codes,
+    settings,
+);
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+const NOW: i64 = 1_700_000_000_000;
+
+fn new_user(login: &str, parent: Option<UserId>, rights: Rights) -> NewUser {
+    NewUser {
+        login: login.into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        parent_id: parent,
+        rights,
+        time_zone: "Europe/Amsterdam".into(),
+        locale: "en_US".into(),
+        measurement_system: "metric".into(),
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+    }
+}
+
+async fn master(s: &dyn Store, login: &str) -> UserId {
+    s.create_user(&new_user(login, None, Rights::master()), NOW)
+        .await
+        .unwrap()
+        .id
+}
+
+fn new_tracker(user: UserId, device_id: &str, phone: Option<&str>) -> NewTracker {
+    NewTracker {
+        user_id: user,
+        label: format!("Car {device_id}"),
+        group_id: GroupId(0),
+        device_id: device_id.into(),
+        model: "telfmb920".into(),
+        phone: phone.map(Into::into),
+        apn_name: Some("internet".into()),
+        apn_user: None,
+        apn_password: None,
+        register_commands_pending: true,
+        creation_date: "2024-02-20".into(),
+    }
+}
+
+async fn tracker(s: &dyn Store, user: UserId, device_id: &str) -> Tracker {
+    s.create_tracker(
+        &new_tracker(user, device_id, None),
+        &Registration::default(),
+    )
+    .await
+    .unwrap()
+}
+
+fn session(hash: &str, user: UserId, kind: SessionKind, created_at: i64) -> Session {
+    Session {
+        hash: hash.into(),
+        user_id: user,
+        kind,
+        title: None,
+        created_at,
+        last_used_at: created_at,
+    }
+}
+
+fn limit(n: i64) -> Registration {
+    Registration {
+        device_limit: Some(n),
+        ..Registration::default()
+    }
+}
+
+fn code(c: &str) -> Registration {
+    Registration {
+        activation_code: Some(c.into()),
+        ..Registration::default()
+    }
+}
+
+fn binding(tag: TagId, ordinal: i32) -> TagBinding {
+    TagBinding {
+        tag_id: tag,
+        ordinal,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Users and sessions
+
+async fn users_round_trip(s: &dyn Store) {
+    let a = s
+        .create_user(&new_user("a@example.com", None, Rights::master()), NOW)
+        .await
+        .unwrap();
+    assert!(a.is_master() && a.rights.is_master());
+    assert_eq!(a.created_at, NOW);
+    assert_eq!(s.user(a.id).await.unwrap().as_ref(), Some(&a));
+    assert_eq!(
+        s.user_by_login("a@example.com").await.unwrap().as_ref(),
+        Some(&a)
+    );
+    assert_eq!(s.user_by_login("b@example.com").await.unwrap(), None);
+    assert_eq!(s.user(UserId(a.id.0 + 100)).await.unwrap(), None);
+    let b = master(s, "b@example.com").await;
+    let ids: Vec<UserId> = s.users().await.unwrap().iter().map(|u| u.id).collect();
+    assert_eq!(ids, vec![a.id, b]);
+}
+
+async fn login_taken(s: &dyn Store) {
+    master(s, "a@example.com").await;
+    let again = s
+        .create_user(&new_user("a@example.com", None, Rights::master()), NOW)
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(Conflict::Login))));
+}
+
+async fn sub_user_rights(s: &dyn Store) {
+    let boss = master(s, "boss").await;
+    let granted = Rights::sub_user([Right::TagUpdate, Right::Reports]);
+    let sub = s
+        .create_user(&new_user("sub", Some(boss), granted.clone()), NOW)
+        .await
+        .unwrap();
+    let read = s.user(sub.id).await.unwrap().unwrap();
+    assert_eq!(read, sub);
+    assert_eq!(read.rights, granted);
+    assert!(!read.rights.has(Right::Admin) && read.rights.has(Right::Reports));
+    assert_eq!(read.account(), boss);
+    // A parent that does not exist.
+    let orphan = s
+        .create_user(&new_user("orphan", Some(UserId(999)), granted), NOW)
+        .await;
+    assert!(matches!(orphan, Err(StoreError::NotFound)), "{orphan:?}");
+}
+
+async fn password_hash(s: &dyn Store) {
+    let u = master(s, "a").await;
+    s.set_password_hash(u, "new-hash").await.unwrap();
+    assert_eq!(s.user(u).await.unwrap().unwrap().password_hash, "new-hash");
+    assert!(matches!(
+        s.set_password_hash(UserId(u.0 + 1), "x").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn sessions(s: &dyn Store) {
+    let u = master(s, "a").await;
+    let mut key = session("k1", u, SessionKind::ApiKey, NOW);
+    key.title = Some("integration".into());
+    s.create_session(&key).await.unwrap();
+    assert_eq!(s.session("k1").await.unwrap().as_ref(), Some(&key));
+    s.touch_session("k1", NOW + 5).await.unwrap();
+    assert_eq!(
+        s.session("k1").await.unwrap().unwrap().last_used_at,
+        NOW + 5
+    );
+    assert!(matches!(
+        s.touch_session("nope", NOW).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(s.delete_session("k1").await.unwrap());
+    assert!(!s.delete_session("k1").await.unwrap());
+    assert_eq!(s.session("k1").await.unwrap(), None);
+}
+
+async fn sessions_oldest_first(s: &dyn Store) {
+    let u = master(s, "a").await;
+    let v = master(s, "b").await;
+    for (hash, at) in [("s3", 30), ("s1", 10), ("s2", 20)] {
+        s.create_session(&session(hash, u, SessionKind::Session, at))
+            .await
+            .unwrap();
+    }
+    s.create_session(&session("k", u, SessionKind::ApiKey, 5))
+        .await
+        .unwrap();
+    s.create_session(&session("other", v, SessionKind::Session, 1))
+        .await
+        .unwrap();
+    let hashes: Vec<String> = s
+        .sessions_of(u, SessionKind::Session)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.hash)
+        .collect();
+    assert_eq!(hashes, ["s1", "s2", "s3"]);
+    assert_eq!(
+        s.sessions_of(u, SessionKind::ApiKey).await.unwrap().len(),
+        1
+    );
+}
+
+async fn sessions_unused_since(s: &dyn Store) {
+    let u = master(s, "a").await;
+    for (hash, at) in [("old", 10), ("edge", 20), ("new", 30)] {
+        s.create_session(&session(hash, u, SessionKind::Session, at))
+            .await
+            .unwrap();
+    }
+    s.create_session(&session("key", u, SessionKind::ApiKey, 1))
+        .await
+        .unwrap();
+    // "old" was used again: it stays.
+    s.touch_session("old", 40).await.unwrap();
+    let n = s
+        .delete_sessions_unused_since(SessionKind::Session, 25)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(s.session("edge").await.unwrap(), None);
+    assert!(s.session("old").await.unwrap().is_some());
+    assert!(s.session("new").await.unwrap().is_some());
+    // Keys are another kind: untouched.
+    assert!(s.session("key").await.unwrap().is_some());
+}
+
+// ---------------------------------------------------------------------------------------
+// Registration
+
+async fn create_and_read_tracker(s: &dyn Store) {
+    let u = master(s, "a").await;
+    let mut nt = new_tracker(u, "356307042441013", Some("+31612345678"));
+    nt.apn_user = Some("user".into());
+    nt.apn_password = Some("pass".into());
+    let t = s
+        .create_tracker(&nt, &Registration::default())
+        .await
+        .unwrap();
+    assert_eq!(t.user_id, u);
+    assert_eq!(t.label, nt.label);
+    assert_eq!(t.group_id, GroupId(0));
+    assert!(!t.clone && !t.deleted);
+    assert_eq!(t.avatar_file_name, None);
+    assert!(t.tag_bindings.is_empty());
+    let src = &t.source;
+    assert_eq!(src.device_id, "356307042441013");
+    assert_eq!(src.model, "telfmb920");
+    assert_eq!(src.phone.as_deref(), Some("+31612345678"));
+    assert_eq!(src.apn_name.as_deref(), Some("internet"));
+    assert_eq!(src.apn_user.as_deref(), Some("user"));
+    assert_eq!(src.apn_password.as_deref(), Some("pass"));
+    assert!(!src.blocked && !src.corrupted && src.register_commands_pending);
+    assert_eq!(src.creation_date, "2024-02-20");
+    assert_eq!(src.tariff_end_date, None);
+    assert_eq!(src.replaced_at, None);
+    assert_eq!(s.tracker(u, t.id).await.unwrap().as_ref(), Some(&t));
+    assert_eq!(s.tracker_any(t.id).await.unwrap().as_ref(), Some(&t));
+    assert_eq!(
+        s.trackers_by_device_id("356307042441013").await.unwrap(),
+        vec![t.clone()]
+    );
+    assert!(s.trackers_by_device_id("000").await.unwrap().is_empty());
+    assert!(s.phone_in_use("+31612345678").await.unwrap());
+    assert!(!s.phone_in_use("+31600000000").await.unwrap());
+    assert_eq!(s.count_devices().await.unwrap(), 1);
+}
+
+async fn trackers_scoped_to_account_and_ordered(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let b = master(s, "b").await;
+    let t1 = tracker(s, a, "1001").await;
+    let other = tracker(s, b, "2001").await;
+    let t2 = tracker(s, a, "1002").await;
+    let t3 = tracker(s, a, "1003").await;
+    let ids: Vec<TrackerId> = s.trackers(a).await.unwrap().iter().map(|t| t.id).collect();
+    assert_eq!(ids, vec![t1.id, t2.id, t3.id]);
+    assert_eq!(s.tracker(a, other.id).await.unwrap(), None);
+    assert_eq!(s.trackers(b).await.unwrap(), vec![other]);
+    // A deleted tracker is gone from the account's reads but not from the admin's.
+    s.corrupt(t2.id).await.unwrap();
+    let ids: Vec<TrackerId> = s.trackers(a).await.unwrap().iter().map(|t| t.id).collect();
+    assert_eq!(ids, vec![t1.id, t3.id]);
+    assert_eq!(s.tracker(a, t2.id).await.unwrap(), None);
+    assert!(s.tracker_any(t2.id).await.unwrap().unwrap().deleted);
+}
+
+async fn device_limit(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let b = master(s, "b").await;
+    let t1 = s
+        .create_tracker(&new_tracker(a, "1", None), &limit(2))
+        .await
+        .unwrap();
+    s.create_tracker(&new_tracker(a, "2", None), &limit(2))
+        .await
+        .unwrap();
+    let third = s
+        .create_tracker(&new_tracker(a, "3", None), &limit(2))
+        .await;
+    assert!(matches!(third, Err(StoreError::DeviceLimit)), "{third:?}");
+    // Clones are not devices.
+    s.clone_tracker(t1.id, b, "shared").await.unwrap();
+    assert_eq!(s.count_devices().await.unwrap(), 2);
+    // Deleted trackers free their place.
+    s.corrupt(t1.id).await.unwrap();
+    assert_eq!(s.count_devices().await.unwrap(), 1);
+    s.create_tracker(&new_tracker(a, "3", None), &limit(2))
+        .await
+        .unwrap();
+    // No limit, no check.
+    s.create_tracker(&new_tracker(a, "4", None), &Registration::default())
+        .await
+        .unwrap();
+    assert_eq!(s.count_devices().await.unwrap(), 3);
+}
+
+async fn device_limit_is_race_free(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let reg = limit(3);
+    let make = |n: u32| {
+        let nt = new_tracker(a, &format!("dev{n}"), None);
+        let reg = reg.clone();
+        async move { s.create_tracker(&nt, &reg).await }
+    };
+    let r = tokio::join!(
+        make(1),
+        make(2),
+        make(3),
+        make(4),
+        make(5),
+        make(6),
+        make(7),
+        make(8)
+    );
+    let all = [r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7];
+    let ok = all.iter().filter(|r| r.is_ok()).count();
+    let refused = all
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::DeviceLimit)))
+        .count();
+    assert_eq!((ok, refused), (3, 5), "{all:?}");
+    assert_eq!(s.count_devices().await.unwrap(), 3);
+}
+
+async fn activation_code(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let missing = s
+        .create_tracker(&new_tracker(a, "1", None), &code("NOPE"))
+        .await;
+    assert!(matches!(missing, Err(StoreError::ActivationCode)));
+    s.add_activation_code(&ActivationCode {
+        code: "FREE30".into(),
+        devices_left: 2,
+        free_days: Some(30),
+    })
+    .await
+    .unwrap();
+    s.add_activation_code(&ActivationCode {
+        code: "PLAIN".into(),
+        devices_left: 1,
+        free_days: None,
+    })
+    .await
+    .unwrap();
+    let t = s
+        .create_tracker(&new_tracker(a, "1", None), &code("FREE30"))
+        .await
+        .unwrap();
+    // 2024-02-20 plus 30 days, across a leap February.
+    assert_eq!(t.source.tariff_end_date.as_deref(), Some("2024-03-21"));
+    assert_eq!(
+        s.activation_code("FREE30")
+            .await
+            .unwrap()
+            .unwrap()
+            .devices_left,
+        1
+    );
+    let p = s
+        .create_tracker(&new_tracker(a, "2", None), &code("PLAIN"))
+        .await
+        .unwrap();
+    assert_eq!(p.source.tariff_end_date, None);
+    let spent = s
+        .create_tracker(&new_tracker(a, "3", None), &code("PLAIN"))
+        .await;
+    assert!(matches!(spent, Err(StoreError::ActivationCode)));
+    assert_eq!(
+        s.activation_code("PLAIN")
+            .await
+            .unwrap()
+            .unwrap()
+            .devices_left,
+        0
+    );
+    assert_eq!(s.count_devices().await.unwrap(), 2);
+}
+
+async fn failed_registration_consumes_nothing(s: &dyn Store) {
+    let a = master(s, "a").await;
+    tracker(s, a, "taken").await;
+    s.add_activation_code(&ActivationCode {
+        code: "C".into(),
+        devices_left: 1,
+        free_days: None,
+    })
+    .await
+    .unwrap();
+    s.add_bundle(&bundle("taken")).await.unwrap();
+    let reg = Registration {
+        device_limit: Some(10),
+        activation_code: Some("C".into()),
+        bundle_imei: Some("taken".into()),
+    };
+    let r = s.create_tracker(&new_tracker(a, "taken", None), &reg).await;
+    assert!(
+        matches!(r, Err(StoreError::Conflict(Conflict::DeviceId))),
+        "{r:?}"
+    );
+    assert_eq!(
+        s.activation_code("C").await.unwrap().unwrap().devices_left,
+        1
+    );
+    assert_eq!(s.bundle("taken").await.unwrap().unwrap().tracker_id, None);
+    assert_eq!(s.count_devices().await.unwrap(), 1);
+}
+
+fn bundle(imei: &str) -> Bundle {
+    Bundle {
+        imei: imei.into(),
+        model: "telfmb920".into(),
+        phone: Some("+3161111".into()),
+        apn_name: Some("apn".into()),
+        apn_user: None,
+        apn_password: None,
+        tracker_id: None,
+    }
+}
+
+async fn bundle_marked_used(s: &dyn Store) {
+    let a = master(s, "a").await;
+    s.add_bundle(&bundle("490154203237518")).await.unwrap();
+    let reg = Registration {
+        bundle_imei: Some("490154203237518".into()),
+        ..Registration::default()
+    };
+    let t = s
+        .create_tracker(&new_tracker(a, "490154203237518", None), &reg)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.bundle("490154203237518")
+            .await
+            .unwrap()
+            .unwrap()
+            .tracker_id,
+        Some(t.id)
+    );
+    // A bundle that does not exist: nothing is registered.
+    let reg = Registration {
+        bundle_imei: Some("000000000000000".into()),
+        ..Registration::default()
+    };
+    let r = s.create_tracker(&new_tracker(a, "x1", None), &reg).await;
+    assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
+    assert!(s.trackers_by_device_id("x1").await.unwrap().is_empty());
+}
+
+async fn device_id_and_phone_unique(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let b = master(s, "b").await;
+    s.create_tracker(&new_tracker(a, "111", Some("+1")), &Registration::default())
+        .await
+        .unwrap();
+    let dup = s
+        .create_tracker(&new_tracker(b, "111", Some("+2")), &Registration::default())
+        .await;
+    assert!(
+        matches!(dup, Err(StoreError::Conflict(Conflict::DeviceId))),
+        "{dup:?}"
+    );
+    let dup = s
+        .create_tracker(&new_tracker(b, "222", Some("+1")), &Registration::default())
+        .await;
+    assert!(
+        matches!(dup, Err(StoreError::Conflict(Conflict::Phone))),
+        "{dup:?}"
+    );
+    // No phone, or an empty one, is not a phone that can be taken.
+    for (dev, phone) in [
+        ("333", None),
+        ("444", None),
+        ("555", Some("")),
+        ("666", Some("")),
+    ] {
+        let t = s
+            .create_tracker(&new_tracker(b, dev, phone), &Registration::default())
+            .await
+            .unwrap();
+        assert_eq!(t.source.phone, None);
+    }
+    assert_eq!(s.count_devices().await.unwrap(), 5);
+}
+
+// ---------------------------------------------------------------------------------------
+// Corrupt, replace, clone
+
+async fn corrupt_releases_device_id_and_phone(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let b = master(s, "b").await;
+    let t = s
+        .create_tracker(&new_tracker(a, "777", Some("+7")), &Registration::default())
+        .await
+        .unwrap();
+    let clone = s.clone_tracker(t.id, b, "view").await.unwrap();
+    s.corrupt(t.id).await.unwrap();
+    let gone = s.tracker_any(t.id).await.unwrap().unwrap();
+    assert!(gone.deleted && gone.source.corrupted);
+    assert_eq!(gone.source.device_id, "");
+    assert_eq!(gone.source.phone, None);
+    assert_eq!(gone.source.id, t.source.id);
+    // Its clones went with the device.
+    assert!(s.tracker_any(clone.id).await.unwrap().unwrap().deleted);
+    assert!(s.trackers(b).await.unwrap().is_empty());
+    assert!(s.trackers_by_device_id("777").await.unwrap().is_empty());
+    assert!(!s.phone_in_use("+7").await.unwrap());
+    assert_eq!(s.count_devices().await.unwrap(), 0);
+    // The device ID and phone can be registered again, as a new tracker.
+    let again = s
+        .create_tracker(&new_tracker(a, "777", Some("+7")), &Registration::default())
+        .await
+        .unwrap();
+    assert_ne!(again.id, t.id);
+    assert_ne!(again.source.id, t.source.id);
+    assert_eq!(s.trackers_by_device_id("777").await.unwrap(), vec![again]);
+}
+
+async fn corrupt_refuses_clones_and_missing(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let b = master(s, "b").await;
+    let t = tracker(s, a, "1").await;
+    let clone = s.clone_tracker(t.id, b, "view").await.unwrap();
+    assert!(matches!(
+        s.corrupt(clone.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.corrupt(TrackerId(t.id.0 + 100)).await,
+        Err(StoreError::NotFound)
+    ));
+    s.corrupt(t.id).await.unwrap();
+    assert!(matches!(s.corrupt(t.id).await, Err(StoreError::NotFound)));
+}
+
+fn replacement(device_id: &str, phone: Option<&str>) -> Replacement {
+    Replacement {
+        device_id: device_id.into(),
+        model: "gt06n".into(),
+        phone: phone.map(Into::into),
+        apn_name: Some("new-apn".into()),
+        apn_user: Some("u".into()),
+        apn_password: Some("p".into()),
+        register_commands_pending: false,
+        creation_date: "2024-05-01".into(),
+        replaced_at: NOW + 1000,
+    }
+}
+
+async fn replace_in_place(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let t = s
+        .create_tracker(&new_tracker(a, "old", Some("+1")), &Registration::default())
+        .await
+        .unwrap();
+    let tag = s.create_tag(a, "red", "FF0000").await.unwrap();
+    s.set_tag_bindings(t.id, &[binding(tag.id, 1)])
+        .await
+        .unwrap();
+    let r = s
+        .replace(t.id, &replacement("new", Some("+2")))
+        .await
+        .unwrap();
+    assert_eq!(r.id, t.id);
+    assert_eq!(r.label, t.label);
+    assert_eq!(r.tag_bindings, vec![binding(tag.id, 1)]);
+    assert_eq!(r.source.id, t.source.id);
+    assert_eq!(r.source.device_id, "new");
+    assert_eq!(r.source.model, "gt06n");
+    assert_eq!(r.source.phone.as_deref(), Some("+2"));
+    assert_eq!(r.source.apn_name.as_deref(), Some("new-apn"));
+    assert_eq!(r.source.apn_user.as_deref(), Some("u"));
+    assert_eq!(r.source.apn_password.as_deref(), Some("p"));
+    assert_eq!(r.source.creation_date, "2024-05-01");
+    assert_eq!(r.source.replaced_at, Some(NOW + 1000));
+    assert!(!r.source.register_commands_pending);
+    assert_eq!(s.tracker(a, t.id).await.unwrap(), Some(r.clone()));
+    assert!(s.trackers_by_device_id("old").await.unwrap().is_empty());
+    assert_eq!(s.trackers_by_device_id("new").await.unwrap(), vec![r]);
+    // Keeping its own device ID is no conflict.
+    s.replace(t.id, &replacement("new", Some("+2")))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.replace(TrackerId(t.id.0 + 100), &replacement("x", None))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn replace_conflicts(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let t = tracker(s, a, "mine").await;
+    s.create_tracker(
+        &new_tracker(a, "theirs", Some("+9")),
+        &Registration::default(),
+    )
+    .await
+    .unwrap();
+    let r = s.replace(t.id, &replacement("theirs", None)).await;
+    assert!(
+        matches!(r, Err(StoreError::Conflict(Conflict::DeviceId))),
+        "{r:?}"
+    );
+    let r = s.replace(t.id, &replacement("fresh", Some("+9"))).await;
+    assert!(
+        matches!(r, Err(StoreError::Conflict(Conflict::Phone))),
+        "{r:?}"
+    );
+    // Nothing changed.
+    assert_eq!(s.tracker(a, t.id).await.unwrap(), Some(t));
+}
+
+async fn clones(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let b = master(s, "b").await;
+    let t = tracker(s, a, "dev").await;
+    let c = s.clone_tracker(t.id, b, "borrowed").await.unwrap();
+    assert!(c.clone && !c.deleted);
+    assert_ne!(c.id, t.id);
+    assert_eq!((c.user_id, c.label.as_str()), (b, "borrowed"));
+    assert_eq!(c.group_id, GroupId(0));
+    assert_eq!(c.source, t.source);
+    assert_eq!(s.trackers(b).await.unwrap(), vec![c.clone()]);
+    assert_eq!(s.count_devices().await.unwrap(), 1);
+    let ids: Vec<TrackerId> = s
+        .trackers_by_device_id("dev")
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(ids, vec![t.id, c.id]);
+    // The source is shared: blocking one blocks both.
+    s.set_blocked(t.id, true).await.unwrap();
+    assert!(s.tracker(b, c.id).await.unwrap().unwrap().source.blocked);
+    // Only a clone can be deleted as one.
+    assert!(matches!(
+        s.delete_clone(t.id).await,
+        Err(StoreError::NotFound)
+    ));
+    s.delete_clone(c.id).await.unwrap();
+    assert!(s.trackers(b).await.unwrap().is_empty());
+    assert!(matches!(
+        s.delete_clone(c.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(s.trackers(a).await.unwrap().len(), 1);
+    assert!(matches!(
+        s.clone_tracker(TrackerId(t.id.0 + 100), b, "x").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn tracker_settings(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let t = s
+        .create_tracker(&new_tracker(a, "d1", Some("+1")), &Registration::default())
+        .await
+        .unwrap();
+    let other = s
+        .create_tracker(&new_tracker(a, "d2", Some("+2")), &Registration::default())
+        .await
+        .unwrap();
+    let g = s.create_group(a, "Fleet", "00FF00").await.unwrap();
+    s.update_settings(t.id, "Renamed", g.id).await.unwrap();
+    s.change_phone(t.id, "+3", Some("apn"), Some("u"), None)
+        .await
+        .unwrap();
+    s.set_tariff_end_date(t.id, Some("2030-01-01"))
+        .await
+        .unwrap();
+    s.set_blocked(t.id, true).await.unwrap();
+    let r = s.tracker(a, t.id).await.unwrap().unwrap();
+    assert_eq!((r.label.as_str(), r.group_id), ("Renamed", g.id));
+    assert_eq!(r.source.phone.as_deref(), Some("+3"));
+    assert_eq!(r.source.apn_name.as_deref(), Some("apn"));
+    assert_eq!(r.source.apn_user.as_deref(), Some("u"));
+    assert_eq!(r.source.apn_password, None);
+    assert_eq!(r.source.tariff_end_date.as_deref(), Some("2030-01-01"));
+    assert!(r.source.blocked);
+    s.set_blocked(t.id, false).await.unwrap();
+    s.set_tariff_end_date(t.id, None).await.unwrap();
+    let r = s.tracker(a, t.id).await.unwrap().unwrap();
+    assert!(!r.source.blocked);
+    assert_eq!(r.source.tariff_end_date, None);
+    assert!(!s.phone_in_use("+1").await.unwrap());
+    let taken = s.change_phone(t.id, "+2", None, None, None).await;
+    assert!(
+        matches!(taken, Err(StoreError::Conflict(Conflict::Phone))),
+        "{taken:?}"
+    );
+    assert_eq!(
+        s.tracker(a, other.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .source
+            .phone
+            .as_deref(),
+        Some("+2")
+    );
+    let missing = TrackerId(t.id.0 + 100);
+    assert!(matches!(
+        s.update_settings(missing, "x", GroupId(0)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.change_phone(missing, "+5", None, None, None).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.set_blocked(missing, true).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.set_tariff_end_date(missing, None).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+// ---------------------------------------------------------------------------------------
+// Groups and tags
+
+async fn groups(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let b = master(s, "b").await;
+    let g1 = s.create_group(a, "One", "111111").await.unwrap();
+    let g2 = s.create_group(a, "Two", "222222").await.unwrap();
+    let gb = s.create_group(b, "Theirs", "333333").await.unwrap();
+    assert_eq!(s.groups(a).await.unwrap(), vec![g1.clone(), g2.clone()]);
+    assert_eq!(s.group(a, g1.id).await.unwrap(), Some(g1.clone()));
+    assert_eq!(s.group(a, gb.id).await.unwrap(), None);
+    let mut renamed = g2.clone();
+    renamed.title = "Deux".into();
+    renamed.color = "ABCDEF".into();
+    s.update_group(&renamed).await.unwrap();
+    assert_eq!(s.group(a, g2.id).await.unwrap(), Some(renamed));
+    let mut foreign = gb.clone();
+    foreign.user_id = a;
+    assert!(matches!(
+        s.update_group(&foreign).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let t1 = tracker(s, a, "1").await;
+    let t2 = tracker(s, a, "2").await;
+    let t3 = tracker(s, a, "3").await;
+    s.assign_group(g1.id, &[t1.id, t2.id]).await.unwrap();
+    s.assign_group(g2.id, &[t3.id]).await.unwrap();
+    let group_of =
+        |ts: &[Tracker], id: TrackerId| ts.iter().find(|t| t.id == id).map(|t| t.group_id);
+    let ts = s.trackers(a).await.unwrap();
+    assert_eq!(group_of(&ts, t1.id), Some(g1.id));
+    assert_eq!(group_of(&ts, t2.id), Some(g1.id));
+    assert_eq!(group_of(&ts, t3.id), Some(g2.id));
+    s.assign_group(GroupId(0), &[t2.id]).await.unwrap();
+    s.assign_group(g1.id, &[]).await.unwrap();
+
+    s.delete_group(a, g1.id).await.unwrap();
+    let ts = s.trackers(a).await.unwrap();
+    assert_eq!(group_of(&ts, t1.id), Some(GroupId(0)));
+    assert_eq!(group_of(&ts, t2.id), Some(GroupId(0)));
+    assert_eq!(group_of(&ts, t3.id), Some(g2.id));
+    assert_eq!(s.groups(a).await.unwrap().len(), 1);
+    assert!(matches!(
+        s.delete_group(a, g1.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.delete_group(a, gb.id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn tags_and_bindings(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let b = master(s, "b").await;
+    let red = s.create_tag(a, "red", "FF0000").await.unwrap();
+    let blue = s.create_tag(a, "blue", "0000FF").await.unwrap();
+    let green = s.create_tag(a, "green", "00FF00").await.unwrap();
+    let theirs = s.create_tag(b, "theirs", "000000").await.unwrap();
+    assert_eq!(
+        s.tags(a).await.unwrap(),
+        vec![red.clone(), blue.clone(), green.clone()]
+    );
+    let mut r2 = red.clone();
+    r2.name = "crimson".into();
+    r2.avatar_file_name = Some("c.png".into());
+    s.update_tag(&r2).await.unwrap();
+    assert_eq!(s.tags(a).await.unwrap()[0], r2);
+
+    let t = tracker(s, a, "1").await;
+    let u = tracker(s, a, "2").await;
+    // Given out of order, read back by ordinal.
+    s.set_tag_bindings(
+        t.id,
+        &[
+            binding(green.id, 3),
+            binding(red.id, 1),
+            binding(blue.id, 2),
+        ],
+    )
+    .await
+    .unwrap();
+    s.set_tag_bindings(u.id, &[binding(red.id, 5)])
+        .await
+        .unwrap();
+    let read = s.tracker(a, t.id).await.unwrap().unwrap();
+    assert_eq!(
+        read.tag_bindings,
+        vec![
+            binding(red.id, 1),
+            binding(blue.id, 2),
+            binding(green.id, 3)
+        ]
+    );
+    // The whole set is replaced.
+    s.set_tag_bindings(t.id, &[binding(blue.id, 1)])
+        .await
+        .unwrap();
+    let all = s.trackers(a).await.unwrap();
+    assert_eq!(all[0].tag_bindings, vec![binding(blue.id, 1)]);
+    assert_eq!(all[1].tag_bindings, vec![binding(red.id, 5)]);
+
+    // Deleting tags removes their bindings; another account's tag is not touched.
+    let n = s
+        .delete_tags(a, &[red.id, blue.id, theirs.id])
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(s.tags(a).await.unwrap(), vec![green.clone()]);
+    assert_eq!(s.tags(b).await.unwrap(), vec![theirs]);
+    for t in s.trackers(a).await.unwrap() {
+        assert!(t.tag_bindings.is_empty(), "{t:?}");
+    }
+    assert_eq!(s.delete_tags(a, &[]).await.unwrap(), 0);
+    s.set_tag_bindings(t.id, &[]).await.unwrap();
+    assert!(matches!(
+        s.set_tag_bindings(TrackerId(t.id.0 + 100), &[]).await,
+        Err(StoreError::NotFound)
+    ));
+    // A tag that does not exist.
+    assert!(matches!(
+        s.set_tag_bindings(t.id, &[binding(TagId(green.id.0 + 100), 1)])
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn tag_binding_conflicts(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let red = s.create_tag(a, "red", "FF0000").await.unwrap();
+    let blue = s.create_tag(a, "blue", "0000FF").await.unwrap();
+    let t = tracker(s, a, "1").await;
+    s.set_tag_bindings(t.id, &[binding(red.id, 1)])
+        .await
+        .unwrap();
+    let same_ordinal = s
+        .set_tag_bindings(t.id, &[binding(red.id, 2), binding(blue.id, 2)])
+        .await;
+    assert!(
+        matches!(
+            same_ordinal,
+            Err(StoreError::Conflict(Conflict::TagBinding))
+        ),
+        "{same_ordinal:?}"
+    );
+    let same_tag = s
+        .set_tag_bindings(t.id, &[binding(blue.id, 1), binding(blue.id, 2)])
+        .await;
+    assert!(
+        matches!(same_tag, Err(StoreError::Conflict(Conflict::TagBinding))),
+        "{same_tag:?}"
+    );
+    // A failed replacement leaves the old set.
+    assert_eq!(
+        s.tracker(a, t.id).await.unwrap().unwrap().tag_bindings,
+        vec![binding(red.id, 1)]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Bundles, activation codes, settings
+
+async fn bundles_and_codes(s: &dyn Store) {
+    assert_eq!(s.bundle("1").await.unwrap(), None);
+    let mut b = bundle("1");
+    s.add_bundle(&b).await.unwrap();
+    assert_eq!(s.bundle("1").await.unwrap(), Some(b.clone()));
+    b.model = "gt06n".into();
+    b.phone = None;
+    s.add_bundle(&b).await.unwrap();
+    assert_eq!(s.bundle("1").await.unwrap(), Some(b));
+
+    assert_eq!(s.activation_code("X").await.unwrap(), None);
+    let mut c = ActivationCode {
+        code: "X".into(),
+        devices_left: 3,
+        free_days: Some(7),
+    };
+    s.add_activation_code(&c).await.unwrap();
+    assert_eq!(s.activation_code("X").await.unwrap(), Some(c.clone()));
+    c.devices_left = 10;
+    c.free_days = None;
+    s.add_activation_code(&c).await.unwrap();
+    assert_eq!(s.activation_code("X").await.unwrap(), Some(c));
+}
+
+async fn settings(s: &dyn Store) {
+    assert_eq!(s.setting("device_limit").await.unwrap(), None);
+    s.set_setting("device_limit", Some("10")).await.unwrap();
+    assert_eq!(
+        s.setting("device_limit").await.unwrap().as_deref(),
+        Some("10")
+    );
+    s.set_setting("device_limit", Some("20")).await.unwrap();
+    assert_eq!(
+        s.setting("device_limit").await.unwrap().as_deref(),
+        Some("20")
+    );
+    s.set_setting("device_limit", None).await.unwrap();
+    assert_eq!(s.setting("device_limit").await.unwrap(), None);
+    s.set_setting("absent", None).await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Backend-specific: opening, reopening, errors
+
+#[tokio::test]
+async fn sqlite_reopen_by_path_and_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub.db");
+    let path = path.to_str().unwrap();
+    let first = trackd_store::open(path).await.unwrap();
+    let a = master(&*first, "a").await;
+    drop(first);
+    for url in [
+        path.to_string(),
+        format!("sqlite://{path}"),
+        format!("sqlite:{path}"),
+    ] {
+        let again = trackd_store::open(&url).await.unwrap();
+        assert_eq!(again.user(a).await.unwrap().unwrap().login, "a", "{url}");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_in_memory() {
+    let s = trackd_store::open("sqlite::memory:").await.unwrap();
+    let a = master(&*s, "a").await;
+    tracker(&*s, a, "1").await;
+    assert_eq!(s.trackers(a).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn postgres_reopen() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let first = trackd_store::open(db.url()).await.unwrap();
+    let a = master(&*first, "a").await;
+    drop(first);
+    let again = trackd_store::open(db.url()).await.unwrap();
+    assert_eq!(again.user(a).await.unwrap().unwrap().login, "a");
+}
+
+#[tokio::test]
+async fn postgres_unreachable_is_unavailable() {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    let r = trackd_store::open("postgres://postgres@127.0.0.1:1/none").await;
+    assert!(
+        matches!(r, Err(StoreError::Unavailable(_))),
+        "{:?}",
+        r.err()
+    );
+}

@@ -28,7 +28,10 @@ pub async fn create_user(store: &dyn Store, spec: UserSpec, now: i64) -> anyhow:
         bail!("the password must be 1 to 40 characters");
     }
     if trackd_api::time::parse_zone(&spec.time_zone).is_none() {
-        bail!("unknown time zone '{}' (use an IANA name such as Europe/Berlin)", spec.time_zone);
+        bail!(
+            "unknown time zone '{}' (use an IANA name such as Europe/Berlin)",
+            spec.time_zone
+        );
     }
     let (parent_id, rights) = match &spec.parent {
         None => {
@@ -38,9 +41,15 @@ pub async fn create_user(store: &dyn Store, spec: UserSpec, now: i64) -> anyhow:
             (None, Rights::master())
         }
         Some(parent) => {
-            let parent = store.user_by_login(parent).await?.ok_or_else(|| anyhow!("no user '{parent}'"))?;
+            let parent = store
+                .user_by_login(parent)
+                .await?
+                .ok_or_else(|| anyhow!("no user '{parent}'"))?;
             if !parent.is_master() {
-                bail!("'{}' is a sub-user; a sub-user's parent must be a master user", parent.login);
+                bail!(
+                    "'{}' is a sub-user; a sub-user's parent must be a master user",
+                    parent.login
+                );
             }
             let rights = spec
                 .rights
@@ -53,7 +62,8 @@ pub async fn create_user(store: &dyn Store, spec: UserSpec, now: i64) -> anyhow:
             (Some(parent.id), Rights::sub_user(rights))
         }
     };
-    let password_hash = hash_password(&spec.password).map_err(|_| anyhow!("hashing the password failed"))?;
+    let password_hash =
+        hash_password(&spec.password).map_err(|_| anyhow!("hashing the password failed"))?;
     let user = store
         .create_user(
             &NewUser {
@@ -71,7 +81,9 @@ pub async fn create_user(store: &dyn Store, spec: UserSpec, now: i64) -> anyhow:
         )
         .await
         .map_err(|e| match e {
-            trackd_store::StoreError::Conflict(_) => anyhow!("login '{}' is already in use", spec.login),
+            trackd_store::StoreError::Conflict(_) => {
+                anyhow!("login '{}' is already in use", spec.login)
+            }
             other => anyhow!(other),
         })?;
     Ok(format!("created user {} (id {})", user.login, user.id))
@@ -81,9 +93,20 @@ pub async fn list_users(store: &dyn Store) -> anyhow::Result<String> {
     let mut out = String::from("id\tlogin\tparent\ttime_zone\trights\n");
     let users = store.users().await?;
     for u in &users {
-        let parent = u.parent_id.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
-        let rights = if u.is_master() { "master".to_owned() } else { u.rights.names().join(",") };
-        let _ = writeln!(out, "{}\t{}\t{}\t{}\t{}", u.id, u.login, parent, u.time_zone, rights);
+        let parent = u
+            .parent_id
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "-".into());
+        let rights = if u.is_master() {
+            "master".to_owned()
+        } else {
+            u.rights.names().join(",")
+        };
+        let _ = writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}",
+            u.id, u.login, parent, u.time_zone, rights
+        );
     }
     Ok(out)
 }
@@ -103,7 +126,10 @@ pub async fn import_bundles(store: &dyn Store, csv: &str) -> anyhow::Result<Stri
         let model = field(1).ok_or_else(|| anyhow!("line {}: no model", n + 1))?;
         trackd_core::DeviceId::parse(&imei).map_err(|e| anyhow!("line {}: IMEI {e}", n + 1))?;
         if catalog::model(&model).is_none() {
-            bail!("line {}: unknown model '{model}' (see tracker/list_models)", n + 1);
+            bail!(
+                "line {}: unknown model '{model}' (see tracker/list_models)",
+                n + 1
+            );
         }
         bundles.push(Bundle {
             imei,
@@ -116,7 +142,10 @@ pub async fn import_bundles(store: &dyn Store, csv: &str) -> anyhow::Result<Stri
         });
     }
     for b in &bundles {
-        store.add_bundle(b).await.with_context(|| format!("storing bundle {}", b.imei))?;
+        store
+            .add_bundle(b)
+            .await
+            .with_context(|| format!("storing bundle {}", b.imei))?;
     }
     Ok(format!("imported {} bundles", bundles.len()))
 }
@@ -131,37 +160,66 @@ pub async fn create_activation_code(
         bail!("--devices must be at least 1");
     }
     let code = code.unwrap_or_else(|| new_hash()[..12].to_uppercase());
-    store.add_activation_code(&ActivationCode { code: code.clone(), devices_left: devices, free_days }).await?;
+    store
+        .add_activation_code(&ActivationCode {
+            code: code.clone(),
+            devices_left: devices,
+            free_days,
+        })
+        .await?;
     Ok(code)
 }
 
 pub async fn set_blocked(store: &dyn Store, id: i64, blocked: bool) -> anyhow::Result<String> {
     existing(store, id).await?;
     store.set_blocked(TrackerId(id), blocked).await?;
-    Ok(format!("tracker {id} {}", if blocked { "blocked" } else { "unblocked" }))
+    Ok(format!(
+        "tracker {id} {}",
+        if blocked { "blocked" } else { "unblocked" }
+    ))
 }
 
-pub async fn set_tariff_end(store: &dyn Store, id: i64, date: Option<&str>) -> anyhow::Result<String> {
+pub async fn set_tariff_end(
+    store: &dyn Store,
+    id: i64,
+    date: Option<&str>,
+) -> anyhow::Result<String> {
     if let Some(d) = date {
         trackd_api::time::parse_date(d).ok_or_else(|| anyhow!("'{d}' is not a YYYY-MM-DD date"))?;
     }
     existing(store, id).await?;
     store.set_tariff_end_date(TrackerId(id), date).await?;
-    Ok(format!("tracker {id} tariff end date: {}", date.unwrap_or("none")))
+    Ok(format!(
+        "tracker {id} tariff end date: {}",
+        date.unwrap_or("none")
+    ))
 }
 
-pub async fn clone_tracker(store: &dyn Store, id: i64, to: &str, label: Option<&str>) -> anyhow::Result<String> {
+pub async fn clone_tracker(
+    store: &dyn Store,
+    id: i64,
+    to: &str,
+    label: Option<&str>,
+) -> anyhow::Result<String> {
     let tracker = existing(store, id).await?;
     if tracker.clone {
         bail!("tracker {id} is itself a clone: clone the original");
     }
-    let user = store.user_by_login(to).await?.ok_or_else(|| anyhow!("no user '{to}'"))?;
+    let user = store
+        .user_by_login(to)
+        .await?
+        .ok_or_else(|| anyhow!("no user '{to}'"))?;
     let account = user.account();
     if account == tracker.user_id {
         bail!("tracker {id} already belongs to that account");
     }
-    let clone = store.clone_tracker(tracker.id, account, label.unwrap_or(&tracker.label)).await?;
-    Ok(format!("cloned tracker {id} as tracker {} for {}", clone.id, user.login))
+    let clone = store
+        .clone_tracker(tracker.id, account, label.unwrap_or(&tracker.label))
+        .await?;
+    Ok(format!(
+        "cloned tracker {id} as tracker {} for {}",
+        clone.id, user.login
+    ))
 }
 
 pub async fn device_limit(store: &dyn Store, limit: Option<Option<i64>>) -> anyhow::Result<String> {
@@ -169,11 +227,17 @@ pub async fn device_limit(store: &dyn Store, limit: Option<Option<i64>>) -> anyh
         if limit.is_some_and(|n| n < 0) {
             bail!("the device limit must not be negative");
         }
-        store.set_setting("device_limit", limit.map(|n| n.to_string()).as_deref()).await?;
+        store
+            .set_setting("device_limit", limit.map(|n| n.to_string()).as_deref())
+            .await?;
     }
     let current = store.setting("device_limit").await?;
     let used = store.count_devices().await?;
-    Ok(format!("device limit: {} ({} registered)", current.as_deref().unwrap_or("none"), used))
+    Ok(format!(
+        "device limit: {} ({} registered)",
+        current.as_deref().unwrap_or("none"),
+        used
+    ))
 }
 
 async fn existing(store: &dyn Store, id: i64) -> anyhow::Result<trackd_core::tracker::Tracker> {

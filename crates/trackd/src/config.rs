@@ -28,20 +28,28 @@ pub struct HttpConfig {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { data_dir: PathBuf::from("data"), database: String::new(), http: HttpConfig::default(), api: ApiConfig::default() }
+        Config {
+            data_dir: PathBuf::from("data"),
+            database: String::new(),
+            http: HttpConfig::default(),
+            api: ApiConfig::default(),
+        }
     }
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: SocketAddr::from(([0, 0, 0, 0], 8080)) }
+        HttpConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+        }
     }
 }
 
 impl Config {
     /// Reads a TOML file; a missing file named explicitly is an error.
     pub fn from_file(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 
@@ -71,6 +79,9 @@ mod tests {
         assert_eq!(parsed.http.listen.port(), 0);
         assert_eq!(parsed.api.rate_limit_per_second, 5);
         assert_eq!(parsed.api.max_api_keys, 20);
-        assert!(toml::from_str::<Config>("nonsense = 1").is_err(), "unknown keys are rejected");
+        assert!(
+            toml::from_str::<Config>("nonsense = 1").is_err(),
+            "unknown keys are rejected"
+        );
     }
 }

@@ -29,7 +29,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     }
-    trackd_store::open(&url).await.with_context(|| format!("opening database {}", redact(&url)))
+    trackd_store::open(&url)
+        .await
+        .with_context(|| format!("opening database {}", redact(&url)))
 }
 
 /// The URL without its password, for logs.
@@ -56,13 +58,21 @@ impl Server {
         let task = tokio::spawn(trackd_api::serve(listener, state.clone(), async move {
             let _ = rx.wait_for(|stop| *stop).await;
         }));
-        Ok(Server { http_addr, state, shutdown, task })
+        Ok(Server {
+            http_addr,
+            state,
+            shutdown,
+            task,
+        })
     }
 
     /// Stops accepting, lets calls in flight finish, and waits for the listeners to close.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
-        self.task.await.context("API task panicked")?.context("API server failed")
+        self.task
+            .await
+            .context("API task panicked")?
+            .context("API server failed")
     }
 }
 
@@ -72,7 +82,10 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_logs() {
-        assert_eq!(redact("postgres://trackd:s3cret@db:5432/trackd"), "postgres://trackd:***@db:5432/trackd");
+        assert_eq!(
+            redact("postgres://trackd:s3cret@db:5432/trackd"),
+            "postgres://trackd:***@db:5432/trackd"
+        );
         assert_eq!(redact("sqlite://data/trackd.db"), "sqlite://data/trackd.db");
     }
 }

@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use trackd::{admin, Config, Server};
 
 #[derive(Parser)]
-#[command(name = "trackd", version, about = "GPS-tracking platform server (Navixy API v2 compatible)")]
+#[command(
+    name = "trackd",
+    version,
+    about = "GPS-tracking platform server (Navixy API v2 compatible)"
+)]
 struct Cli {
     /// Configuration file (TOML). Defaults apply where it is silent.
     #[arg(long, global = true, env = "TRACKD_CONFIG")]
@@ -83,10 +87,17 @@ struct CreateUser {
 
 #[derive(Subcommand)]
 enum TrackerCommand {
-    Block { id: i64 },
-    Unblock { id: i64 },
+    Block {
+        id: i64,
+    },
+    Unblock {
+        id: i64,
+    },
     /// Set the tariff end date (YYYY-MM-DD) or "none".
-    TariffEnd { id: i64, date: String },
+    TariffEnd {
+        id: i64,
+        date: String,
+    },
     /// Clone a tracker to another user's account: both see the same device.
     Clone {
         id: i64,
@@ -98,7 +109,10 @@ enum TrackerCommand {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 #[tokio::main]
@@ -151,14 +165,21 @@ async fn administer(command: Command, config: &Config) -> anyhow::Result<String>
         }
         Command::User(UserCommand::List) => admin::list_users(store).await?,
         Command::ImportBundles { file } => {
-            let csv = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let csv = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
             admin::import_bundles(store, &csv).await?
         }
-        Command::ActivationCode { code, devices, free_days } => {
-            admin::create_activation_code(store, code, devices, free_days).await?
+        Command::ActivationCode {
+            code,
+            devices,
+            free_days,
+        } => admin::create_activation_code(store, code, devices, free_days).await?,
+        Command::Tracker(TrackerCommand::Block { id }) => {
+            admin::set_blocked(store, id, true).await?
         }
-        Command::Tracker(TrackerCommand::Block { id }) => admin::set_blocked(store, id, true).await?,
-        Command::Tracker(TrackerCommand::Unblock { id }) => admin::set_blocked(store, id, false).await?,
+        Command::Tracker(TrackerCommand::Unblock { id }) => {
+            admin::set_blocked(store, id, false).await?
+        }
         Command::Tracker(TrackerCommand::TariffEnd { id, date }) => {
             let date = (date != "none").then_some(date);
             admin::set_tariff_end(store, id, date.as_deref()).await?
@@ -170,7 +191,10 @@ async fn administer(command: Command, config: &Config) -> anyhow::Result<String>
             let limit = match limit.as_deref() {
                 None => None,
                 Some("none") => Some(None),
-                Some(n) => Some(Some(n.parse::<i64>().context("the limit must be a number or 'none'")?)),
+                Some(n) => Some(Some(
+                    n.parse::<i64>()
+                        .context("the limit must be a number or 'none'")?,
+                )),
             };
             admin::device_limit(store, limit).await?
         }

@@ -43,9 +43,17 @@ impl TestApp {
         config.api.rate_limit_per_second = 100_000;
         tweak(&mut config);
         let store = trackd::open_store(&config).await.expect("open store");
-        let server = Server::start(config, store.clone()).await.expect("start server");
+        let server = Server::start(config, store.clone())
+            .await
+            .expect("start server");
         let base = format!("http://{}", server.http_addr);
-        TestApp { server, base, store, client: reqwest::Client::new(), _dir: dir }
+        TestApp {
+            server,
+            base,
+            store,
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
     }
 
     /// Creates a master user (or a sub-user of `parent` with `rights`).
@@ -67,7 +75,13 @@ impl TestApp {
 
     /// Logs in and returns the session hash.
     pub async fn login(&self, login: &str) -> String {
-        let (status, body) = self.call(Enc::Json, "user/auth", json!({"login": login, "password": PASSWORD})).await;
+        let (status, body) = self
+            .call(
+                Enc::Json,
+                "user/auth",
+                json!({"login": login, "password": PASSWORD}),
+            )
+            .await;
         assert_eq!(status, 200, "{body}");
         body["hash"].as_str().expect("hash").to_owned()
     }
@@ -102,8 +116,14 @@ impl TestApp {
         for enc in ENCODINGS {
             answers.push(self.call(enc, path, params.clone()).await);
         }
-        assert_eq!(answers[0], answers[1], "{path}: JSON and form answers differ");
-        assert_eq!(answers[0], answers[2], "{path}: JSON and query answers differ");
+        assert_eq!(
+            answers[0], answers[1],
+            "{path}: JSON and form answers differ"
+        );
+        assert_eq!(
+            answers[0], answers[2],
+            "{path}: JSON and query answers differ"
+        );
         answers.remove(0)
     }
 
@@ -114,16 +134,26 @@ impl TestApp {
 
 async fn parse(resp: reqwest::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
-    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let text = resp.text().await.expect("body");
-    assert!(ct.starts_with("application/json"), "content type {ct} for {text}");
+    assert!(
+        ct.starts_with("application/json"),
+        "content type {ct} for {text}"
+    );
     let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
     (status, body)
 }
 
-/// Form and query values: strings as they are, everything else as JSON text.
+/// Form and query values: strings as they are, everything else as JSON text; a `null` is left
+/// out, as form-encoding clients do.
 pub fn flatten(map: &Map<String, Value>) -> Vec<(String, String)> {
     map.iter()
+        .filter(|(_, v)| !v.is_null())
         .map(|(k, v)| {
             let s = match v {
                 Value::String(s) => s.clone(),
@@ -141,7 +171,10 @@ pub fn error(code: u16, description: &str) -> Value {
 
 /// Error 7 naming parameters.
 pub fn invalid(errors: &[(&str, &str)]) -> Value {
-    let errors: Vec<Value> = errors.iter().map(|(p, e)| json!({"parameter": p, "error": e})).collect();
+    let errors: Vec<Value> = errors
+        .iter()
+        .map(|(p, e)| json!({"parameter": p, "error": e}))
+        .collect();
     json!({"success": false, "status": {"code": 7, "description": "Invalid parameters"}, "errors": errors})
 }
 

@@ -29,6 +29,8 @@ fn read_rows(file: &str) -> Vec<Vec<String>> {
 #[derive(Clone, Debug)]
 pub struct Capture {
     pub idx: u32,
+    /// `hex`, `text` or `http`: how the row was written (bytes are already decoded).
+    #[allow(dead_code)]
     pub encoding: String,
     pub verify: String,
     pub test_method: String,
@@ -109,7 +111,7 @@ pub fn commands(key: &str) -> Vec<(String, String, Vec<u8>, String)> {
 
 pub fn hex(s: &str) -> Vec<u8> {
     let s = s.trim();
-    assert!(s.len() % 2 == 0, "odd hex length");
+    assert!(s.len().is_multiple_of(2), "odd hex length");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))

@@ -15,11 +15,7 @@ pub async fn list_models(ctx: Ctx) -> Result<Reply, ApiError> {
     c.done()?;
     let list: Vec<Value> = catalog::models()
         .iter()
-        .filter(|m| {
-            codes
-                .as_ref()
-                .is_none_or(|cs| cs.iter().any(|c| *c == m.code))
-        })
+        .filter(|m| codes.as_ref().is_none_or(|cs| cs.contains(&m.code)))
         .map(|m| {
             if compact {
                 compact_view(m)

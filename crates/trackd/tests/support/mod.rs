@@ -36,9 +36,13 @@ impl TestApp {
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::default();
-        config.data_dir = dir.path().to_path_buf();
-        config.http.listen = "127.0.0.1:0".parse().expect("addr");
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            http: trackd::config::HttpConfig {
+                listen: "127.0.0.1:0".parse().expect("addr"),
+            },
+            ..Config::default()
+        };
         // Tests make many calls quickly from one address; the limit has tests of its own.
         config.api.rate_limit_per_second = 100_000;
         tweak(&mut config);

@@ -8,6 +8,7 @@
 pub mod checksum;
 pub mod command;
 pub mod error;
+pub mod gl200;
 pub mod message;
 pub mod reader;
 pub mod time;

@@ -8,6 +8,7 @@
 pub mod checksum;
 pub mod command;
 pub mod error;
+pub mod gl200;
 pub mod gt06;
 pub mod h02;
 pub mod jt808;

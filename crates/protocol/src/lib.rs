@@ -93,4 +93,15 @@ pub trait Session: Send {
 
     /// Encodes a command for the device this session talks to.
     fn encode(&mut self, command: &Command) -> Result<Vec<u8>, EncodeError>;
+
+    /// The server's current time. The gateway calls it before each `decode` and `encode` with
+    /// the receive time; sessions that answer with the time (time-sync replies, time-tagged
+    /// confirmations) or stamp records whose frame carries no time use it, and keep it until
+    /// the next call. Protocol code never reads the system clock, so that decoding stays a
+    /// function of its inputs: a session that needs the time and has not been given one leaves
+    /// the time-bearing answer out (the device asks again) and its time-less records keep
+    /// `time: None` (ingest stamps them).
+    // Named `now` rather than `_now` because rustdoc shows the name to implementors.
+    #[allow(unused_variables)]
+    fn set_now(&mut self, now: Timestamp) {}
 }

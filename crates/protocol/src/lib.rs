@@ -2,8 +2,9 @@
 //!
 //! Every protocol module offers a session type implementing [`Session`]: it cuts frames out
 //! of a stream buffer ([`Session::frame`]), decodes one frame into a [`DeviceMessage`]
-//! ([`Session::decode`]) and encodes commands for the device ([`Session::encode`]). Nothing
-//! here does I/O or knows about tokio: the gateway owns sockets, this crate owns bytes.
+//! ([`Session::decode`]) and encodes commands for the device ([`Session::encode`]);
+//! [`Protocol`] names the protocols and builds their sessions. Nothing here does I/O or knows
+//! about tokio: the gateway owns sockets, this crate owns bytes.
 
 pub mod checksum;
 pub mod command;
@@ -15,6 +16,7 @@ pub mod jt808;
 pub mod meitrack;
 pub mod message;
 pub mod osmand;
+pub mod protocol;
 pub mod reader;
 pub mod teltonika;
 pub mod time;
@@ -28,6 +30,7 @@ pub use error::{DecodeError, FrameError};
 pub use message::{
     Alarm, CommandReply, DeviceMessage, Fix, FixSource, Gsm, IoValue, Record, Timestamp,
 };
+pub use protocol::Protocol;
 pub use reader::Reader;
 
 /// How the bytes reached us: some protocols frame, answer or identify differently per transport.
@@ -93,4 +96,15 @@ pub trait Session: Send {
 
     /// Encodes a command for the device this session talks to.
     fn encode(&mut self, command: &Command) -> Result<Vec<u8>, EncodeError>;
+
+    /// The server's current time. The gateway calls it before each `decode` and `encode` with
+    /// the receive time; sessions that answer with the time (time-sync replies, time-tagged
+    /// confirmations) or stamp records whose frame carries no time use it, and keep it until
+    /// the next call. Protocol code never reads the system clock, so that decoding stays a
+    /// function of its inputs: a session that needs the time and has not been given one leaves
+    /// the time-bearing answer out (the device asks again) and its time-less records keep
+    /// `time: None` (ingest stamps them).
+    // Named `now` rather than `_now` because rustdoc shows the name to implementors.
+    #[allow(unused_variables)]
+    fn set_now(&mut self, now: Timestamp) {}
 }

@@ -1,17 +1,43 @@
 //! Test support: the device captures in `shared/vectors/` and the checks their `verify` column
-//! names. The directory is found beside the workspace, or at `$TRACKD_VECTORS`.
+//! names. See [`vectors_dir`] for where they are looked for.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::message::DeviceMessage;
 
+/// The directory of the device captures: `$TRACKD_VECTORS`, else the first `shared/vectors`
+/// among the ancestors of this crate. Walking up rather than counting `..` lets the tests run
+/// from the main checkout (`/work/main`) and from worktrees nested deeper (`/work/wt/x`).
 pub fn vectors_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("TRACKD_VECTORS") {
-        return PathBuf::from(dir);
+    if let Some(dir) = std::env::var_os("TRACKD_VECTORS") {
+        let dir = PathBuf::from(dir);
+        assert!(
+            dir.is_dir(),
+            "TRACKD_VECTORS={} is not a directory",
+            dir.display()
+        );
+        return dir;
     }
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    // crates/protocol -> workspace root -> its parent holds shared/
-    manifest.join("../../../shared/vectors")
+    find_vectors(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The first `shared/vectors` directory among `from` and its ancestors, or a message naming
+/// every place looked at.
+fn find_vectors(from: &Path) -> Result<PathBuf, String> {
+    let candidates: Vec<PathBuf> = from
+        .ancestors()
+        .map(|a| a.join("shared").join("vectors"))
+        .collect();
+    if let Some(found) = candidates.iter().find(|c| c.is_dir()) {
+        return Ok(found.clone());
+    }
+    let looked: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+    Err(format!(
+        "device captures not found: set TRACKD_VECTORS, or put them at shared/vectors under \
+         {} or one of its ancestors; looked in:\n  {}",
+        from.display(),
+        looked.join("\n  ")
+    ))
 }
 
 fn read_rows(file: &str) -> Vec<Vec<String>> {
@@ -218,6 +244,20 @@ mod tests {
     #[test]
     fn unescape_handles_every_escape() {
         assert_eq!(unescape(r"a\r\n\t\\\x01b"), b"a\r\n\t\\\x01b".to_vec());
+    }
+
+    #[test]
+    fn missing_vectors_name_every_place_looked_at() {
+        let err = find_vectors(Path::new("/nonexistent/trackd/crates/protocol"))
+            .expect_err("no captures there");
+        assert!(err.contains("TRACKD_VECTORS"), "{err}");
+        for place in [
+            "/nonexistent/trackd/crates/protocol/shared/vectors",
+            "/nonexistent/trackd/shared/vectors",
+            "/nonexistent/shared/vectors",
+        ] {
+            assert!(err.contains(place), "{place} not named in: {err}");
+        }
     }
 
     #[test]

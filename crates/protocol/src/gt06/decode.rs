@@ -1,7 +1,7 @@
 //! Basic (`78 78`) frames. The extended ones that reuse these types are decoded here too.
 
 use crate::error::DecodeError;
-use crate::message::{Alarm, CommandReply, DeviceMessage, Record};
+use crate::message::{Alarm, CommandReply, DeviceMessage, Record, Timestamp};
 use crate::reader::Reader;
 
 use super::encode::{response, time_reply};
@@ -9,13 +9,13 @@ use super::fields::*;
 use super::frame::Packet;
 use super::location::{is_location, location, vl_status};
 use super::variant::{Model, Variant};
-use super::Clock;
 
 pub(super) struct Ctx<'a> {
     pub model: &'a Model,
     pub variant: Variant,
     pub tz_offset_secs: i64,
-    pub now: &'a Clock,
+    /// The server's time, when the session has been given one.
+    pub now: Option<Timestamp>,
 }
 
 pub(super) struct Login {
@@ -79,8 +79,11 @@ pub(super) fn decode(p: &Packet<'_>, ctx: &Ctx<'_>) -> Result<Decoded, DecodeErr
             let reply = p.serial.map(|s| response(true, ADDRESS_RESPONSE, s, &body));
             Ok(Decoded::reply(reply))
         }
+        // Without the server's time there is nothing true to answer; the device asks again.
         TIME_REQUEST => Ok(Decoded::reply(
-            p.serial.map(|s| time_reply((ctx.now)(), s, p.extended)),
+            ctx.now
+                .zip(p.serial)
+                .map(|(now, s)| time_reply(now, s, p.extended)),
         )),
         X1_GPS if v != Variant::Sl4x => x1_gps(r, ctx).map(|rec| Decoded::record(rec, None)),
         // Photo transfer needs a store for the pieces; not supported.

@@ -11,10 +11,11 @@
 //! does not, the device model does
 //! ([`SessionConfig::model`] or [`Gt06Session::set_model`], e.g. `VL103`, `SEEWORLD`, `XT40`).
 //!
-//! The time request (type `0x8A`) needs the server's clock. Decoding stays a function of the
-//! bytes and of a clock the session is given: [`Gt06Session::new`] reads the system clock,
-//! [`Gt06Session::with_clock`] takes any other (tests, simulators). [`time_reply`] builds the
-//! answer for a given time.
+//! The time request (type `0x8A`) is answered with the server's time, which the session is given
+//! through [`Session::set_now`] (the gateway calls it with the receive time before each decode):
+//! decoding stays a function of the bytes and of that time. A session not yet given the time
+//! leaves the answer out, and the device asks again. [`time_reply`] builds the answer for a
+//! given time.
 
 mod decode;
 mod encode;
@@ -34,9 +35,6 @@ use crate::{Cut, Session, SessionConfig};
 
 pub use encode::time_reply;
 
-/// Reads the current time for the time-request answer.
-pub type Clock = Box<dyn Fn() -> Timestamp + Send>;
-
 /// One GT06 connection: the identity and time zone learnt from the login frame, the device
 /// model (which picks between clone layouts) and the serial number of server commands.
 pub struct Gt06Session {
@@ -47,23 +45,19 @@ pub struct Gt06Session {
     tz_offset_secs: i64,
     device_id: Option<String>,
     command_serial: u16,
-    clock: Clock,
+    /// The server's time from [`Session::set_now`], for the time-request answer.
+    now: Option<Timestamp>,
 }
 
 impl Gt06Session {
     pub fn new(config: &SessionConfig) -> Self {
-        Self::with_clock(config, Box::new(system_time))
-    }
-
-    /// A session whose time-request answers read `clock` instead of the system clock.
-    pub fn with_clock(config: &SessionConfig, clock: Clock) -> Self {
         Gt06Session {
             strict_checksum: config.strict_checksum,
             model: variant::Model::new(config.model.as_deref()),
             tz_offset_secs: 0,
             device_id: None,
             command_serial: 0,
-            clock,
+            now: None,
         }
     }
 
@@ -79,14 +73,6 @@ impl Gt06Session {
     }
 }
 
-fn system_time() -> Timestamp {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    Timestamp(millis)
-}
-
 impl Session for Gt06Session {
     fn frame(&self, buf: &[u8]) -> Result<Cut, FrameError> {
         frame::cut(buf)
@@ -98,7 +84,7 @@ impl Session for Gt06Session {
             model: &self.model,
             variant: variant::Variant::detect(&packet),
             tz_offset_secs: self.tz_offset_secs,
-            now: &self.clock,
+            now: self.now,
         };
         let out = if packet.extended {
             extended::decode(&packet, &ctx)?
@@ -119,5 +105,9 @@ impl Session for Gt06Session {
         let bytes = encode::command(command, &self.model, serial)?;
         self.command_serial = self.command_serial.wrapping_add(1);
         Ok(bytes)
+    }
+
+    fn set_now(&mut self, now: Timestamp) {
+        self.now = Some(now);
     }
 }

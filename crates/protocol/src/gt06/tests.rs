@@ -26,14 +26,12 @@ const TRUNCATED: &[u32] = &[70];
 /// 2024-05-06 07:08:09 UTC.
 const NOW: Timestamp = Timestamp(1_714_979_289_000);
 
-fn clock() -> Timestamp {
-    NOW
-}
-
 fn session(strict: bool) -> Gt06Session {
     let mut config = SessionConfig::new(Transport::Tcp);
     config.strict_checksum = strict;
-    Gt06Session::with_clock(&config, Box::new(clock))
+    let mut s = Gt06Session::new(&config);
+    s.set_now(NOW);
+    s
 }
 
 /// `setModelOverride(X)` in the decoder context.
@@ -380,13 +378,24 @@ fn login_time_zone_shifts_device_times() {
 }
 
 #[test]
-fn time_request_is_answered_with_the_clock() {
+fn time_request_is_answered_with_the_time_given() {
     let mut s = session(true);
     let m = decode_hex(&mut s, "7878058a000688290d0a");
     let expected = super::encode::response(false, 0x8A, 6, &[24, 5, 6, 7, 8, 9]);
     assert_eq!(m.reply, Some(expected.clone()));
     assert_eq!(super::time_reply(NOW, 6, false), expected);
     assert!(m.records.is_empty());
+}
+
+#[test]
+fn time_request_before_the_time_is_given_gets_no_answer() {
+    let mut s = Gt06Session::new(&SessionConfig::new(Transport::Tcp));
+    let m = decode_hex(&mut s, "7878058a000688290d0a");
+    assert_eq!(m.reply, None);
+    assert!(m.records.is_empty());
+    // The other answers do not depend on it.
+    let login = decode_hex(&mut s, "78780d01086471700328358100093f040d0a");
+    assert!(login.reply.is_some());
 }
 
 #[test]

@@ -9,9 +9,9 @@
 //! Answers: H02 devices expect none for most frames. Heartbeats (`V0`, `HTBT`) are echoed as
 //! `*HQ,<id>,<type>#`, and `V1` positions and `NBR` cell reports get the
 //! `*HQ,<id>,V4,<type>,<yyyyMMddHHmmss>#` time confirmation some firmwares wait for. That one
-//! needs the server's clock: the session stays pure by taking it from [`H02Session::set_clock`],
-//! which the gateway calls with the receive time before each `decode` and `encode`. Without a
-//! clock those confirmations are left out.
+//! needs the server's time: the session stays pure by taking it from [`Session::set_now`],
+//! which the gateway calls with the receive time before each `decode` and `encode`. Until it
+//! has been given a time, those confirmations are left out.
 
 mod binary;
 mod text;
@@ -42,7 +42,9 @@ const KNOTS: f64 = 1.852;
 pub struct H02Session {
     config: SessionConfig,
     device_id: Option<String>,
-    clock: Option<Timestamp>,
+    /// The server's time from [`Session::set_now`]: for the `V4` confirmations, the `hhmmss`
+    /// tag of commands, and the time of records whose frame has no date.
+    now: Option<Timestamp>,
 }
 
 impl H02Session {
@@ -50,14 +52,8 @@ impl H02Session {
         H02Session {
             config: config.clone(),
             device_id: None,
-            clock: None,
+            now: None,
         }
-    }
-
-    /// The server's current time. Used for the time-stamped answers (`V4` confirmations), for
-    /// the `hhmmss` tag commands carry, and as the time of records whose frame has no date.
-    pub fn set_clock(&mut self, now: Timestamp) {
-        self.clock = Some(now);
     }
 
     /// The device this session talks to, when the gateway knows it before any frame arrived
@@ -105,7 +101,7 @@ impl Session for H02Session {
 
     fn decode(&mut self, frame: &[u8]) -> Result<DeviceMessage, DecodeError> {
         let msg = match frame.first() {
-            Some(b'*') => text::decode(frame, self.clock)?,
+            Some(b'*') => text::decode(frame, self.now)?,
             Some(b'$') => binary::decode(frame)?,
             // `X` frames repeat a `$` frame under another identifier whose meaning no public
             // document gives: taking its id for the device's would misfile the position.
@@ -132,12 +128,13 @@ impl Session for H02Session {
             .as_deref()
             .ok_or_else(|| EncodeError::Invalid("device id not known yet".to_owned()))?;
         // The time only tags the command (the device echoes it in its V4 answer), so a session
-        // without a clock sends 000000 rather than refusing.
-        let tag = self
-            .clock
-            .map(hhmmss)
-            .unwrap_or_else(|| "000000".to_owned());
+        // not given the time sends 000000 rather than refusing.
+        let tag = self.now.map(hhmmss).unwrap_or_else(|| "000000".to_owned());
         Ok(format!("*HQ,{id},{kind},{tag},{args}#").into_bytes())
+    }
+
+    fn set_now(&mut self, now: Timestamp) {
+        self.now = Some(now);
     }
 }
 

@@ -8,8 +8,8 @@ use crate::Transport;
 
 const KEY: &str = "h02";
 
-/// The clock the replay gives the session: the gateway sets it to the receive time.
-fn clock() -> Timestamp {
+/// The time the replay gives the session: the gateway sets it to the receive time.
+fn now() -> Timestamp {
     utc(2024, 1, 1, 0, 0, 0).expect("clock")
 }
 
@@ -20,7 +20,7 @@ fn session_for(capture: &Capture) -> H02Session {
         Transport::Tcp
     };
     let mut s = H02Session::new(&SessionConfig::new(transport));
-    s.set_clock(clock());
+    s.set_now(now());
     s
 }
 
@@ -223,7 +223,7 @@ fn encoder_writes_what_the_commands_file_says() {
             .expect("uniqueId");
         s.set_device_id(id);
         // The rows say `time=01:02:03`.
-        s.set_clock(utc(2024, 1, 1, 1, 2, 3).expect("clock"));
+        s.set_now(utc(2024, 1, 1, 1, 2, 3).expect("clock"));
         let out = s
             .encode(&command_for(&kind, &attributes))
             .unwrap_or_else(|e| panic!("{source}: {e}"));
@@ -274,7 +274,7 @@ fn replies_follow_the_protocol() {
         decoded(4)[0].reply.as_deref(),
         Some(&b"*HQ,135790246811220,HTBT#"[..])
     );
-    // V1 and NBR get the time confirmation, stamped with the session clock.
+    // V1 and NBR get the time confirmation, stamped with the session's time.
     assert_eq!(
         decoded(3)[0].reply.as_deref(),
         Some(&b"*HQ,4970105243,V4,V1,20240101000000#"[..])
@@ -283,11 +283,11 @@ fn replies_follow_the_protocol() {
         decoded(34)[0].reply.as_deref(),
         Some(&b"*HQ,4109179024,V4,NBR,20240101000000#"[..])
     );
-    // Other frames get none, and without a clock neither does V1.
+    // Other frames get none, and before the session is given the time neither does V1.
     assert_eq!(decoded(0)[0].reply, None);
     assert_eq!(decoded(6)[0].reply, None);
-    let mut no_clock = H02Session::new(&SessionConfig::new(Transport::Tcp));
-    let msg = no_clock
+    let mut no_time = H02Session::new(&SessionConfig::new(Transport::Tcp));
+    let msg = no_time
         .decode(b"*HQ,4210051415,V1,164549,A,0956.3869,N,08406.7068,W,000.00,000,221215,FFFFFBFF#")
         .expect("decode");
     assert_eq!(msg.reply, None);
@@ -358,8 +358,8 @@ fn text_frames_map_their_fields() {
         record(18).io.get("h02_status"),
         Some(&IoValue::Int(0xBFFF_FBFF))
     );
-    // No time or date in the frame: the session clock stands in.
-    assert_eq!(record(48).time, Some(clock()));
+    // No time or date in the frame: the session's time stands in.
+    assert_eq!(record(48).time, Some(now()));
     // A frame with no coordinates still carries its status.
     let r = record(16);
     assert!(r.fix.is_none());
@@ -470,7 +470,7 @@ proptest! {
     #[test]
     fn decode_never_panics(buf in proptest::collection::vec(any::<u8>(), 0..200)) {
         let mut s = H02Session::new(&SessionConfig::new(Transport::Udp));
-        s.set_clock(clock());
+        s.set_now(now());
         let _ = s.decode(&buf);
     }
 
@@ -480,7 +480,7 @@ proptest! {
         fields in proptest::collection::vec("[0-9A-Fa-fNSEWVX.\\- ]{0,12}", 0..40),
     ) {
         let mut s = H02Session::new(&SessionConfig::new(Transport::Tcp));
-        s.set_clock(clock());
+        s.set_now(now());
         let frame = format!("*HQ,123,{kind},{}#", fields.join(","));
         if let Ok(cut) = s.frame(frame.as_bytes()) {
             let _ = s.decode(&frame.as_bytes()[cut.start..cut.end]);

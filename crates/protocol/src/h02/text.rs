@@ -5,7 +5,7 @@ use crate::error::DecodeError;
 use crate::message::{CommandReply, DeviceMessage, Fix, Gsm, Record, Timestamp};
 use crate::time::{utc, year_2digit};
 
-pub(super) fn decode(frame: &[u8], clock: Option<Timestamp>) -> Result<DeviceMessage, DecodeError> {
+pub(super) fn decode(frame: &[u8], now: Option<Timestamp>) -> Result<DeviceMessage, DecodeError> {
     let sentence = String::from_utf8_lossy(frame);
     let body = sentence
         .trim()
@@ -37,8 +37,7 @@ pub(super) fn decode(frame: &[u8], clock: Option<Timestamp>) -> Result<DeviceMes
     };
     // Confirmation of a report, stamped with the server's time, as some firmwares expect.
     let confirm = |kind: &str| {
-        clock
-            .filter(|_| !id.is_empty())
+        now.filter(|_| !id.is_empty())
             .map(|now| format!("*HQ,{id},V4,{kind},{}#", yyyymmddhhmmss(now)).into_bytes())
     };
 
@@ -47,7 +46,7 @@ pub(super) fn decode(frame: &[u8], clock: Option<Timestamp>) -> Result<DeviceMes
             msg.reply = (!id.is_empty()).then(|| format!("*{maker},{id},{kind}#").into_bytes());
             if let Some(level) = fields.first().and_then(|f| f.trim().parse::<u8>().ok()) {
                 let mut record = Record {
-                    time: clock,
+                    time: now,
                     ..Record::default()
                 };
                 record.battery_level = Some(level.min(100));
@@ -55,18 +54,18 @@ pub(super) fn decode(frame: &[u8], clock: Option<Timestamp>) -> Result<DeviceMes
             }
         }
         "NBR" => {
-            msg.records.push(nbr(&fields, clock)?);
+            msg.records.push(nbr(&fields, now)?);
             msg.reply = confirm("NBR");
         }
-        "LINK" => msg.records.push(link(&fields, clock)?),
-        "V3" => msg.records.push(v3(&fields, clock)?),
-        "VP1" => msg.records.push(vp1(&fields, clock)?),
+        "LINK" => msg.records.push(link(&fields, now)?),
+        "V3" => msg.records.push(v3(&fields, now)?),
+        "VP1" => msg.records.push(vp1(&fields, now)?),
         "SMS" => {
             // The device's answer to an SMS-style command, free text that may hold commas.
             msg.command_replies
                 .push(CommandReply::Text(rest.to_owned()));
             let mut record = Record {
-                time: clock,
+                time: now,
                 ..Record::default()
             };
             record.set_io("h02_result", rest);
@@ -84,7 +83,7 @@ pub(super) fn decode(frame: &[u8], clock: Option<Timestamp>) -> Result<DeviceMes
                     let answer = fields.get(..i - 1).unwrap_or_default().join(",");
                     msg.command_replies.push(CommandReply::Text(answer));
                     msg.records
-                        .push(position(fields.get(i - 1..).unwrap_or_default(), clock));
+                        .push(position(fields.get(i - 1..).unwrap_or_default(), now));
                 }
                 None => msg
                     .command_replies
@@ -92,7 +91,7 @@ pub(super) fn decode(frame: &[u8], clock: Option<Timestamp>) -> Result<DeviceMes
             }
         }
         k if k.starts_with('V') => {
-            msg.records.push(position(&fields, clock));
+            msg.records.push(position(&fields, now));
             if k == "V1" {
                 msg.reply = confirm("V1");
             }
@@ -105,7 +104,7 @@ pub(super) fn decode(frame: &[u8], clock: Option<Timestamp>) -> Result<DeviceMes
 }
 
 /// `time,validity,lat,N/S,lon,E/W,speed,course,[battery,]date,[sim info x3,]status,tail...`
-fn position(f: &[&str], clock: Option<Timestamp>) -> Record {
+fn position(f: &[&str], now: Option<Timestamp>) -> Record {
     let field = |i: usize| f.get(i).map_or("", |s| s.trim());
     let mut record = Record::default();
 
@@ -115,7 +114,7 @@ fn position(f: &[&str], clock: Option<Timestamp>) -> Record {
     } else {
         8
     };
-    record.time = datetime(field(date_at), field(0)).or(clock);
+    record.time = datetime(field(date_at), field(0)).or(now);
 
     let lat = coordinate(field(2), field(3), 'N', 'S', 90.0);
     let lon = coordinate(field(4), field(5), 'E', 'W', 180.0);
@@ -213,7 +212,7 @@ fn cell(fields: &[&str]) -> Option<Gsm> {
 }
 
 /// `NBR,time,mcc,mnc,delay,count,(lac,cid,rssi)*count,date,status`: cells, no position.
-fn nbr(f: &[&str], clock: Option<Timestamp>) -> Result<Record, DecodeError> {
+fn nbr(f: &[&str], now: Option<Timestamp>) -> Result<Record, DecodeError> {
     let field = |i: usize| f.get(i).map_or("", |s| s.trim());
     let count: usize = field(4)
         .parse()
@@ -224,7 +223,7 @@ fn nbr(f: &[&str], clock: Option<Timestamp>) -> Result<Record, DecodeError> {
         .filter(|&end| end < f.len())
         .ok_or_else(|| DecodeError::reject("NBR cell list shorter than its count"))?;
     let mut record = Record {
-        time: datetime(field(cells_end), field(0)).or(clock),
+        time: datetime(field(cells_end), field(0)).or(now),
         ..Record::default()
     };
     let mut gsm = Gsm {
@@ -245,13 +244,13 @@ fn nbr(f: &[&str], clock: Option<Timestamp>) -> Result<Record, DecodeError> {
 }
 
 /// `LINK,time,rssi,satellites,battery %,steps,turnovers,date,status`: a watch's heartbeat.
-fn link(f: &[&str], clock: Option<Timestamp>) -> Result<Record, DecodeError> {
+fn link(f: &[&str], now: Option<Timestamp>) -> Result<Record, DecodeError> {
     let field = |i: usize| f.get(i).map_or("", |s| s.trim());
     if f.len() < 8 {
         return Err(DecodeError::reject("LINK frame too short"));
     }
     let mut record = Record {
-        time: datetime(field(6), field(0)).or(clock),
+        time: datetime(field(6), field(0)).or(now),
         ..Record::default()
     };
     // RSSI on the modem's 0..31 scale.
@@ -280,14 +279,14 @@ fn link(f: &[&str], clock: Option<Timestamp>) -> Result<Record, DecodeError> {
 }
 
 /// `V3,time,mcc+mnc,count,(lac,cid,?,rssi)*count,battery(hex),reboot,X,date,status`.
-fn v3(f: &[&str], clock: Option<Timestamp>) -> Result<Record, DecodeError> {
+fn v3(f: &[&str], now: Option<Timestamp>) -> Result<Record, DecodeError> {
     let field = |i: usize| f.get(i).map_or("", |s| s.trim());
     let n = f.len();
     if n < 8 || field(n - 3) != "X" {
         return Err(DecodeError::reject("V3 frame layout"));
     }
     let mut record = Record {
-        time: datetime(field(n - 2), field(0)).or(clock),
+        time: datetime(field(n - 2), field(0)).or(now),
         ..Record::default()
     };
     let operator = field(1);
@@ -313,10 +312,10 @@ fn v3(f: &[&str], clock: Option<Timestamp>) -> Result<Record, DecodeError> {
 
 /// `VP1,V,mcc,mnc,lac,cid,rssi[Ylac,cid,rssi...]` (cells) or
 /// `VP1,A,lat,N/S,lon,E/W,speed,course,date` (a fix with a date but no time).
-fn vp1(f: &[&str], clock: Option<Timestamp>) -> Result<Record, DecodeError> {
+fn vp1(f: &[&str], now: Option<Timestamp>) -> Result<Record, DecodeError> {
     let field = |i: usize| f.get(i).map_or("", |s| s.trim());
     let mut record = Record {
-        time: clock,
+        time: now,
         ..Record::default()
     };
     match field(0) {

@@ -131,25 +131,13 @@ pub struct Jt808Session {
     reassembly: Option<Reassembly>,
     /// The multimedia id of the photo or recording whose packets are arriving.
     media_id: Option<u32>,
-    clock: fn() -> Timestamp,
-}
-
-fn system_clock() -> Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    Timestamp(ms)
+    /// The server's time from [`Session::set_now`], for the answers that carry it (0x8109,
+    /// the JT701 `BASE,2` time request).
+    now: Option<Timestamp>,
 }
 
 impl Jt808Session {
     pub fn new(config: &SessionConfig) -> Self {
-        Self::with_clock(config, system_clock)
-    }
-
-    /// A session whose answers that carry the current time (0x8109, the JT701 `BASE,2`
-    /// time request) read it from `clock`: tests pin it.
-    pub fn with_clock(config: &SessionConfig, clock: fn() -> Timestamp) -> Self {
         Jt808Session {
             strict_checksum: config.strict_checksum,
             model: Model(config.model.clone()),
@@ -157,7 +145,7 @@ impl Jt808Session {
             serial: 0,
             reassembly: None,
             media_id: None,
-            clock,
+            now: None,
         }
     }
 
@@ -191,8 +179,10 @@ impl Jt808Session {
             ..DeviceMessage::default()
         };
         if line.contains("BASE,2") {
-            let now = format_utc((self.clock)());
-            msg.reply = Some(line.replace("TIME", &now).into_bytes());
+            // Without the server's time there is nothing true to answer; the device asks again.
+            msg.reply = self
+                .now
+                .map(|now| line.replace("TIME", &format_utc(now)).into_bytes());
         } else {
             let mut rec = Record::default();
             set_s(&mut rec, "result", line.clone());
@@ -369,7 +359,11 @@ impl Jt808Session {
                     .push(vendor::attributes(body, h.terminal.version.is_some())?);
             }
             TIME_SYNC => {
-                let now = (self.clock)();
+                // Without the server's time there is nothing true to answer; the terminal
+                // asks again.
+                let Some(now) = self.now else {
+                    return Ok(());
+                };
                 let days = now.secs().div_euclid(86_400);
                 let secs = now.secs().rem_euclid(86_400);
                 let (y, mo, d) = crate::time::civil_from_days(days);
@@ -585,5 +579,9 @@ impl Session for Jt808Session {
         };
         let serial = self.next_serial();
         Ok(encode::message(&terminal, id, serial, &body))
+    }
+
+    fn set_now(&mut self, now: Timestamp) {
+        self.now = Some(now);
     }
 }

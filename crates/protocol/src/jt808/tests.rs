@@ -16,7 +16,7 @@ const UNESCAPED_FORM: &[u32] = &[18, 39, 45, 57, 97, 105, 106, 108];
 /// 40-byte body.
 const WRONG_CHECKSUM: &[u32] = &[33, 87, 108, 109];
 
-fn clock() -> Timestamp {
+fn now() -> Timestamp {
     time::utc(2024, 2, 29, 23, 59, 58).unwrap_or(Timestamp(0))
 }
 
@@ -37,7 +37,9 @@ fn config(context: &str, strict: bool) -> SessionConfig {
 }
 
 fn session(context: &str, strict: bool) -> Jt808Session {
-    Jt808Session::with_clock(&config(context, strict), clock)
+    let mut s = Jt808Session::new(&config(context, strict));
+    s.set_now(now());
+    s
 }
 
 /// The bytes as a device puts them on the wire.
@@ -487,6 +489,19 @@ fn jt701_reply_and_time_request() {
         Some(b"(794104004140,1,001,BASE,2,20240229235958)".to_vec())
     );
     assert_eq!(t.device_id.as_deref(), Some("794104004140"));
+}
+
+#[test]
+fn time_requests_before_the_time_is_given_get_no_answer() {
+    let mut s = Jt808Session::new(&config("", true));
+    let t = s.decode(&capture(52).bytes).expect("BASE,2");
+    assert_eq!(t.reply, None);
+    assert_eq!(t.device_id.as_deref(), Some("794104004140"));
+    let mut c = hex("010900000135112211220009");
+    c.push(checksum::xor(&c));
+    let m = s.decode(&frame::escape_into_frame(&c)).expect("time sync");
+    assert_eq!(m.reply, None);
+    assert_eq!(m.device_id.as_deref(), Some("013511221122"));
 }
 
 #[test]

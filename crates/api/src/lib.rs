@@ -29,6 +29,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use trackd_core::metrics::Metrics;
 use trackd_core::UserId;
 use trackd_store::Store;
 
@@ -48,6 +49,7 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub store: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
     pub config: ApiConfig,
     pub clock: Clock,
     ip_limiter: RateLimiter<IpAddr>,
@@ -57,7 +59,12 @@ pub struct Inner {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: ApiConfig) -> Self {
+        Self::with_metrics(store, config, Arc::new(Metrics::default()))
+    }
+
+    pub fn with_metrics(store: Arc<dyn Store>, config: ApiConfig, metrics: Arc<Metrics>) -> Self {
         AppState(Arc::new(Inner {
+            metrics,
             ip_limiter: RateLimiter::new(config.rate_limit_per_second),
             user_limiter: RateLimiter::new(config.rate_limit_per_second),
             login_throttle: LoginThrottle::new(
@@ -104,9 +111,23 @@ impl Ctx {
     }
 }
 
-/// The router: every path goes to [`dispatch`].
+/// The router: `/metrics` for Prometheus, every other path goes to [`dispatch`].
 pub fn app(state: AppState) -> Router {
-    Router::new().fallback(dispatch).with_state(state)
+    Router::new()
+        .route("/metrics", axum::routing::get(metrics))
+        .fallback(dispatch)
+        .with_state(state)
+}
+
+/// Prometheus text format. Unauthenticated, like most exporters: keep the API port off the
+/// public internet or filter `/metrics` at the proxy.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut resp = state.metrics.render().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
 }
 
 /// Serves the API on a bound listener until `shutdown` resolves.

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 use trackd_api::ApiConfig;
+use trackd_gateway::GatewayConfig;
+use trackd_ingest::IngestConfig;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -17,6 +19,8 @@ pub struct Config {
     pub database: String,
     pub http: HttpConfig,
     pub api: ApiConfig,
+    pub gateway: GatewayConfig,
+    pub ingest: IngestConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -33,6 +37,8 @@ impl Default for Config {
             database: String::new(),
             http: HttpConfig::default(),
             api: ApiConfig::default(),
+            gateway: GatewayConfig::default(),
+            ingest: IngestConfig::default(),
         }
     }
 }

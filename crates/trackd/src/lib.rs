@@ -10,6 +10,10 @@ use anyhow::Context;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use trackd_api::AppState;
+use trackd_core::metrics::Metrics;
+use trackd_gateway::{Gateway, Listener};
+use trackd_ingest::Ingest;
+use trackd_protocol::{Protocol, Transport};
 use trackd_store::Store;
 
 pub use config::Config;
@@ -18,8 +22,13 @@ pub use config::Config;
 pub struct Server {
     pub http_addr: SocketAddr,
     pub state: AppState,
+    pub metrics: Arc<Metrics>,
+    /// Every device listener, bound.
+    pub listeners: Vec<Listener>,
+    gateway: Gateway,
+    ingest_task: JoinHandle<()>,
     shutdown: watch::Sender<bool>,
-    task: JoinHandle<std::io::Result<()>>,
+    api_task: JoinHandle<std::io::Result<()>>,
 }
 
 /// Opens the database named by the configuration, creating the data directory for SQLite.
@@ -49,27 +58,50 @@ pub fn redact(url: &str) -> String {
 impl Server {
     /// Binds every listener and starts serving; returns once the sockets are bound.
     pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Server> {
+        let metrics = Arc::new(Metrics::default());
+        let (ingest, ingest_task) =
+            Ingest::start(store.clone(), config.ingest.clone(), metrics.clone());
+        let gateway = Gateway::start(
+            config.gateway.clone(),
+            store.clone(),
+            ingest,
+            metrics.clone(),
+        )
+        .await?;
         let listener = tokio::net::TcpListener::bind(config.http.listen)
             .await
             .with_context(|| format!("binding the HTTP API to {}", config.http.listen))?;
         let http_addr = listener.local_addr()?;
-        let state = AppState::new(store, config.api.clone());
+        let state = AppState::with_metrics(store, config.api.clone(), metrics.clone());
         let (shutdown, mut rx) = watch::channel(false);
-        let task = tokio::spawn(trackd_api::serve(listener, state.clone(), async move {
+        let api_task = tokio::spawn(trackd_api::serve(listener, state.clone(), async move {
             let _ = rx.wait_for(|stop| *stop).await;
         }));
+        let listeners = gateway.listeners.clone();
         Ok(Server {
             http_addr,
             state,
+            metrics,
+            listeners,
+            gateway,
+            ingest_task,
             shutdown,
-            task,
+            api_task,
         })
     }
 
-    /// Stops accepting, lets calls in flight finish, and waits for the listeners to close.
+    /// The address a device protocol listens on.
+    pub fn device_addr(&self, protocol: Protocol, transport: Transport) -> Option<SocketAddr> {
+        self.gateway.addr(protocol, transport)
+    }
+
+    /// Stops in dependency order: devices first (each finishes the frame in hand, so what was
+    /// acknowledged is committed), then the ingest writer drains its queue, then the API.
     pub async fn stop(self) -> anyhow::Result<()> {
+        self.gateway.stop().await;
+        self.ingest_task.await.context("ingest task panicked")?;
         let _ = self.shutdown.send(true);
-        self.task
+        self.api_task
             .await
             .context("API task panicked")?
             .context("API server failed")

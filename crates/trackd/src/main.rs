@@ -207,6 +207,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let server = Server::start(config.clone(), store).await?;
     tracing::info!(database = %trackd::redact(&config.database_url()), "storage ready");
     tracing::info!("HTTP API listening on http://{}/v2/", server.http_addr);
+    for l in &server.listeners {
+        tracing::info!(protocol = l.protocol.key(), transport = ?l.transport, "devices listening on {}", l.addr);
+    }
     if first_user {
         tracing::info!(
             "no users yet: create one with `trackd user create --login admin --password <secret>` \

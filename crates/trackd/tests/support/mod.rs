@@ -41,6 +41,11 @@ impl TestApp {
             http: trackd::config::HttpConfig {
                 listen: "127.0.0.1:0".parse().expect("addr"),
             },
+            gateway: trackd_gateway::GatewayConfig {
+                bind: [127, 0, 0, 1].into(),
+                ..Default::default()
+            }
+            .any_ports(),
             ..Config::default()
         };
         // Tests make many calls quickly from one address; the limit has tests of its own.

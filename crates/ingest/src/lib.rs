@@ -1,0 +1,163 @@
+//! Ingest: decoded records in, committed points out.
+//!
+//! Connections hand their points to one writer task through a queue and wait. The writer takes
+//! whatever has queued up while the previous commit ran (group commit), stores it in one
+//! transaction, and only then answers every waiting connection, which acknowledges its device.
+//! One writer keeps one order: a tracker's points are committed in the order they arrived.
+
+pub mod convert;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use trackd_core::metrics::Metrics;
+use trackd_core::point::Point;
+use trackd_store::{Store, StoreError};
+
+pub use convert::to_point;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Most points in one commit. Larger commits are cheaper per point (DESIGN §1); the cap
+    /// bounds memory and the latency a device waits behind a big batch.
+    pub max_batch_points: usize,
+    /// Submissions that may wait for the writer before connections wait to enqueue.
+    pub queue_capacity: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_batch_points: 20_000,
+            queue_capacity: 16_384,
+        }
+    }
+}
+
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum IngestError {
+    /// The commit failed; nothing of the batch was stored. The device is not acknowledged and
+    /// will resend.
+    #[error("commit failed: {0}")]
+    Commit(String),
+    /// The writer has stopped (shutdown).
+    #[error("ingest is shutting down")]
+    Closed,
+}
+
+struct Submission {
+    points: Vec<Point>,
+    done: oneshot::Sender<Result<(), IngestError>>,
+}
+
+/// A handle to the writer; cheap to clone, one per connection.
+#[derive(Clone)]
+pub struct Ingest {
+    tx: mpsc::Sender<Submission>,
+    metrics: Arc<Metrics>,
+}
+
+impl Ingest {
+    /// Starts the writer. It stops once every handle is dropped and the queue is drained.
+    pub fn start(
+        store: Arc<dyn Store>,
+        config: IngestConfig,
+        metrics: Arc<Metrics>,
+    ) -> (Ingest, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
+        let task = tokio::spawn(writer(
+            store,
+            rx,
+            config.max_batch_points.max(1),
+            metrics.clone(),
+        ));
+        (Ingest { tx, metrics }, task)
+    }
+
+    /// Stores the points and returns once they are committed (or the commit failed).
+    pub async fn submit(&self, points: Vec<Point>) -> Result<(), IngestError> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        let (done, wait) = oneshot::channel();
+        Metrics::inc(&self.metrics.ingest_queue_depth);
+        if self.tx.send(Submission { points, done }).await.is_err() {
+            Metrics::dec(&self.metrics.ingest_queue_depth);
+            return Err(IngestError::Closed);
+        }
+        wait.await.unwrap_or(Err(IngestError::Closed))
+    }
+}
+
+async fn writer(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<Submission>,
+    max_batch: usize,
+    metrics: Arc<Metrics>,
+) {
+    let mut batch: Vec<Submission> = Vec::new();
+    let mut points: Vec<Point> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut queued = first.points.len();
+        batch.push(first);
+        while queued < max_batch {
+            match rx.try_recv() {
+                Ok(next) => {
+                    queued += next.points.len();
+                    batch.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        for _ in 0..batch.len() {
+            Metrics::dec(&metrics.ingest_queue_depth);
+        }
+        points.clear();
+        for s in &mut batch {
+            points.append(&mut s.points);
+        }
+        let started = Instant::now();
+        let result = commit(store.as_ref(), &points).await;
+        let elapsed = started.elapsed();
+        Metrics::inc(&metrics.commits_total);
+        Metrics::add(
+            &metrics.commit_latency_us_total,
+            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        );
+        let answer = match result {
+            Ok(new) => {
+                Metrics::add(&metrics.points_total, new);
+                Metrics::add(
+                    &metrics.duplicate_points_total,
+                    (points.len() as u64).saturating_sub(new),
+                );
+                Ok(())
+            }
+            Err(e) => {
+                Metrics::inc(&metrics.commit_errors_total);
+                tracing::warn!(error = %e, points = points.len(), "ingest commit failed; devices will resend");
+                Err(IngestError::Commit(e.to_string()))
+            }
+        };
+        for s in batch.drain(..) {
+            // A connection that went away no longer waits for its answer: nothing to do.
+            let _ = s.done.send(answer.clone());
+        }
+    }
+}
+
+/// One commit, retried once after a short pause when the database was only busy: a brief
+/// lock or a pool timeout should not make a whole batch of devices resend.
+async fn commit(store: &dyn Store, points: &[Point]) -> Result<u64, StoreError> {
+    match store.store_points(points).await {
+        Err(StoreError::Unavailable(_)) => {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            store.store_points(points).await
+        }
+        other => other,
+    }
+}

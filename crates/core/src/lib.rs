@@ -4,6 +4,7 @@
 pub mod account;
 pub mod catalog;
 pub mod ids;
+pub mod point;
 pub mod rights;
 pub mod tracker;
 

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use trackd_core::account::{NewUser, Session, SessionKind, User};
+use trackd_core::point::Point;
 use trackd_core::tracker::{
     ActivationCode, Bundle, Group, NewTracker, Replacement, Tag, TagBinding, Tracker,
 };
@@ -127,6 +128,28 @@ pub trait Trackers: Send + Sync {
     async fn set_setting(&self, key: &str, value: Option<&str>) -> Result<()>;
 }
 
+/// Points: what devices sent, by tracker and time.
+#[async_trait]
+pub trait Points: Send + Sync {
+    /// Stores a batch in one transaction. A point whose (tracker, time) is already stored is
+    /// a retransmission and is skipped. Returns how many points were new. Either every point
+    /// of the batch is stored or none is: ingest acknowledges devices on that promise.
+    /// `Invalid` if a point breaks the schema's checks (a latitude out of range, a battery
+    /// level over 100, a float that is not finite); then nothing of the batch is stored.
+    async fn store_points(&self, points: &[Point]) -> Result<u64>;
+    /// Points of a tracker with `from <= time <= to`, oldest first, at most `limit`.
+    async fn points(
+        &self,
+        tracker: TrackerId,
+        from: i64,
+        to: i64,
+        limit: u32,
+    ) -> Result<Vec<Point>>;
+    /// The tracker's point with the latest time (one indexed row).
+    async fn latest_point(&self, tracker: TrackerId) -> Result<Option<Point>>;
+    async fn count_points(&self, tracker: TrackerId) -> Result<u64>;
+}
+
 /// Everything trackd stores.
-pub trait Store: Users + Trackers {}
-impl<T: Users + Trackers> Store for T {}
+pub trait Store: Users + Trackers + Points {}
+impl<T: Users + Trackers + Points> Store for T {}

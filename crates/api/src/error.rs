@@ -225,7 +225,8 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(error = %msg, "database unavailable");
                 ApiError::new(14)
             }
-            StoreError::Database(msg) => {
+            // The API validates what it stores, so a value the schema refuses is our bug.
+            StoreError::Database(msg) | StoreError::Invalid(msg) => {
                 tracing::error!(error = %msg, "database error");
                 ApiError::new(1)
             }

@@ -144,6 +144,134 @@ mod tests {
         }
     }
 
+    /// The listener keys trackd implements; every one must offer at least one model.
+    const PROTOCOLS: [&str; 8] = [
+        "teltonika",
+        "gt06",
+        "gl200",
+        "h02",
+        "wialon",
+        "osmand",
+        "meitrack",
+        "jt808",
+    ];
+
+    #[test]
+    fn every_protocol_has_a_model() {
+        for p in PROTOCOLS {
+            assert!(
+                models().iter().any(|m| m.protocol == p),
+                "no model speaks {p}"
+            );
+        }
+    }
+
+    #[test]
+    fn navixy_doc_examples_exist() {
+        // `telfmb920` is the model in the tracker object examples, `telfmb140` the one
+        // registered in the plugin 44 example (navixy-reference §3.1, §3.4).
+        for code in ["telfmb920", "telfmb140"] {
+            let m = model(code).unwrap_or_else(|| panic!("{code} missing"));
+            assert_eq!(m.protocol, "teltonika");
+            assert_eq!(IdType::parse(&m.id_type), Some(IdType::Imei));
+        }
+    }
+
+    #[test]
+    fn models_are_well_formed() {
+        // `models()` swallows a parse error into an empty list; make sure it did not.
+        assert_eq!(
+            models().len(),
+            serde_json::from_str::<Vec<Value>>(include_str!("../data/models.json"))
+                .unwrap()
+                .len()
+        );
+        for m in models() {
+            let code_ok = !m.code.is_empty()
+                && m.code
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            assert!(code_ok, "{}: code must be [a-z0-9_]", m.code);
+            assert!(
+                ["logger", "portable", "vehicle", "personal"].contains(&m.kind.as_str()),
+                "{}: bad type {}",
+                m.code,
+                m.kind
+            );
+            assert!(!m.name.is_empty() && !m.vendor.is_empty(), "{}", m.code);
+            // Plugins 44/37 exclude `mobile_unknown*`; catalog models must stay registrable.
+            assert!(!m.code.starts_with("mobile_unknown"), "{}", m.code);
+            // Port and connection name the model's own listener.
+            let port = m.rest.get("port").and_then(Value::as_i64);
+            let expected = match m.protocol.as_str() {
+                "teltonika" => 5027,
+                "gt06" => 5023,
+                "gl200" => 5004,
+                "h02" => 5013,
+                "wialon" => 5039,
+                "osmand" => 5055,
+                "meitrack" => 5020,
+                _ => 5015,
+            };
+            assert_eq!(port, Some(expected), "{}: port", m.code);
+            let conn = m.rest["connection"].as_array().expect("connection array");
+            assert!(!conn.is_empty(), "{}: no connection", m.code);
+            for c in conn {
+                assert_eq!(c["protocol"], m.protocol.as_str(), "{}", m.code);
+                assert!(
+                    ["tcp", "udp", "http"].contains(&c["transport"].as_str().unwrap_or("")),
+                    "{}: transport",
+                    m.code
+                );
+            }
+            // Battery thresholds, where given, are ordered.
+            match &m.rest["battery"] {
+                Value::Null => {}
+                b => {
+                    let f = |k: &str| b[k].as_f64().expect("battery threshold");
+                    assert!(
+                        f("min_charge") < f("low_charge") && f("low_charge") < f("max_charge"),
+                        "{}: battery thresholds",
+                        m.code
+                    );
+                }
+            }
+            // Counts are numbers and input names are strings; no output control without outputs.
+            for k in [
+                "analog_inputs",
+                "digital_inputs",
+                "digital_outputs",
+                "rs232_inputs",
+            ] {
+                assert!(m.rest[k].as_u64().is_some(), "{}: {k}", m.code);
+            }
+            let outputs = m.rest["digital_outputs"].as_u64().unwrap_or(0);
+            if outputs == 0 {
+                assert_eq!(m.rest["output_control"], "none", "{}", m.code);
+            }
+            let inputs = m.rest["inputs"].as_array().expect("inputs array");
+            let mut seen = HashSet::new();
+            for i in inputs {
+                let name = i.as_str().expect("input name");
+                assert!(seen.insert(name), "{}: duplicate input {name}", m.code);
+            }
+            let analogs = inputs
+                .iter()
+                .filter(|i| i.as_str().is_some_and(|s| s.starts_with("analog_")))
+                .count() as u64;
+            assert_eq!(
+                analogs,
+                m.rest["analog_inputs"].as_u64().unwrap_or(0),
+                "{}: analog inputs vs analog_N names",
+                m.code
+            );
+            // A model the platform cannot number itself needs a device ID the user can give.
+            if let Some(IdType::Generated { .. }) = IdType::parse(&m.id_type) {
+                assert!(!m.has_phone, "{}: generated ID with a phone", m.code);
+            }
+        }
+    }
+
     #[test]
     fn id_types() {
         assert_eq!(IdType::parse("imei"), Some(IdType::Imei));

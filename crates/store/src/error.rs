@@ -29,6 +29,10 @@ pub enum StoreError {
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(String),
+    /// A value the schema refuses (a CHECK constraint, a float that is not finite): the
+    /// caller's data is wrong, and sending it again will not help.
+    #[error("invalid value: {0}")]
+    Invalid(String),
     #[error("{0} already in use")]
     Conflict(Conflict),
     /// The row to change does not exist (or is not the caller's).

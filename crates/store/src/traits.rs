@@ -134,6 +134,8 @@ pub trait Points: Send + Sync {
     /// Stores a batch in one transaction. A point whose (tracker, time) is already stored is
     /// a retransmission and is skipped. Returns how many points were new. Either every point
     /// of the batch is stored or none is: ingest acknowledges devices on that promise.
+    /// `Invalid` if a point breaks the schema's checks (a latitude out of range, a battery
+    /// level over 100, a float that is not finite); then nothing of the batch is stored.
     async fn store_points(&self, points: &[Point]) -> Result<u64>;
     /// Points of a tracker with `from <= time <= to`, oldest first, at most `limit`.
     async fn points(

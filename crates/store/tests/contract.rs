@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
+use serde_json::json;
 use trackd_core::account::{NewUser, Session, SessionKind};
+use trackd_core::point::{GsmCell, Point, Position};
 use trackd_core::tracker::{ActivationCode, Bundle, NewTracker, Replacement, TagBinding, Tracker};
 use trackd_core::{GroupId, Right, Rights, TagId, TrackerId, UserId};
 use trackd_store::testing::{fresh_database, PgTestDb};
@@ -91,6 +93,14 @@ contract!(
     tag_binding_conflicts,
     bundles_and_codes,
     settings,
+    points_round_trip,
+    points_empty_batch,
+    points_retransmissions_skipped,
+    points_batch_all_or_nothing,
+    points_range_limit_order,
+    points_latest_by_time,
+    points_count_and_isolation,
+    points_large_batch,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1024,6 +1034,294 @@ async fn settings(s: &dyn Store) {
     s.set_setting("device_limit", None).await.unwrap();
     assert_eq!(s.setting("device_limit").await.unwrap(), None);
     s.set_setting("absent", None).await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Points
+
+/// A plain point with a valid GPS position.
+fn point(tracker: i64, time: i64) -> Point {
+    Point {
+        position: Some(Position {
+            lat: 52.37,
+            lng: 4.89,
+            altitude: None,
+            speed: Some(0.0),
+            heading: None,
+            satellites: Some(8),
+            hdop: None,
+            valid: true,
+            lbs: false,
+        }),
+        ..Point::empty(TrackerId(tracker), time, time + 1_500)
+    }
+}
+
+/// A point with every field set.
+fn full_point(tracker: i64, time: i64) -> Point {
+    let io = json!({
+        "can_mileage": 123_456,
+        "negative": -7,
+        "large": u64::MAX,
+        "board_voltage": 12.5,
+        "inexact": 0.1 + 0.2,
+        "din1": true,
+        "ibutton": "01A2B3C4D5E6F7",
+        "nested": {"list": [1, 2.5, null, "x"], "object": {"deep": false}},
+    });
+    Point {
+        tracker_id: TrackerId(tracker),
+        time,
+        received_at: time + 42_000,
+        position: Some(Position {
+            lat: -33.868_820_1,
+            lng: 151.209_295_5,
+            altitude: Some(-12.25),
+            speed: Some(87.3),
+            heading: Some(359.9),
+            satellites: Some(14),
+            hdop: Some(0.8),
+            valid: true,
+            lbs: false,
+        }),
+        ignition: Some(true),
+        motion: Some(false),
+        battery_level: Some(100),
+        inputs: Some(0b1011 | 1 << 40),
+        outputs: Some(0),
+        gsm_signal: Some(0),
+        gsm_cell: Some(GsmCell {
+            mcc: 505,
+            mnc: 1,
+            lac: 65_535,
+            cell_id: 268_435_455,
+        }),
+        hardware_key: Some("1A2B3C4D".into()),
+        io: io.as_object().unwrap().clone(),
+        alarms: vec!["sos".into(), "overspeed".into()],
+        buffered: true,
+    }
+}
+
+async fn all_points(s: &dyn Store, tracker: i64) -> Vec<Point> {
+    s.points(TrackerId(tracker), i64::MIN, i64::MAX, u32::MAX)
+        .await
+        .unwrap()
+}
+
+fn times(points: &[Point]) -> Vec<i64> {
+    points.iter().map(|p| p.time).collect()
+}
+
+async fn points_round_trip(s: &dyn Store) {
+    let full = full_point(1, NOW);
+    // A position with none of its optional parts, located by cells, not valid.
+    let mut bare = point(1, NOW + 1_000);
+    bare.position = Some(Position {
+        lat: 90.0,
+        lng: -180.0,
+        altitude: None,
+        speed: None,
+        heading: None,
+        satellites: None,
+        hdop: None,
+        valid: false,
+        lbs: true,
+    });
+    bare.ignition = Some(false);
+    let empty = Point::empty(TrackerId(1), NOW + 2_000, NOW + 2_000);
+    let batch = vec![full, bare, empty];
+    assert_eq!(s.store_points(&batch).await.unwrap(), 3);
+    assert_eq!(all_points(s, 1).await, batch);
+    assert_eq!(
+        s.latest_point(TrackerId(1)).await.unwrap().as_ref(),
+        batch.last()
+    );
+}
+
+async fn points_empty_batch(s: &dyn Store) {
+    assert_eq!(s.store_points(&[]).await.unwrap(), 0);
+    assert_eq!(s.count_points(TrackerId(1)).await.unwrap(), 0);
+    assert_eq!(s.latest_point(TrackerId(1)).await.unwrap(), None);
+    assert!(all_points(s, 1).await.is_empty());
+}
+
+async fn points_retransmissions_skipped(s: &dyn Store) {
+    let first = vec![point(1, 1_000), point(1, 2_000), point(1, 3_000)];
+    assert_eq!(s.store_points(&first).await.unwrap(), 3);
+    // The device resends 3_000 (now with other values) along with two new points.
+    let mut resent = full_point(1, 3_000);
+    resent.buffered = true;
+    let second = vec![resent, point(1, 4_000), point(1, 5_000)];
+    assert_eq!(s.store_points(&second).await.unwrap(), 2);
+    // A batch that repeats a point: the first copy is kept.
+    let mut repeat = point(1, 6_000);
+    repeat.battery_level = Some(7);
+    let third = vec![point(1, 6_000), point(1, 7_000), repeat];
+    assert_eq!(s.store_points(&third).await.unwrap(), 2);
+    // The whole batch again: nothing new.
+    assert_eq!(s.store_points(&third).await.unwrap(), 0);
+
+    let stored = all_points(s, 1).await;
+    assert_eq!(
+        times(&stored),
+        vec![1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000]
+    );
+    assert_eq!(stored[2], point(1, 3_000));
+    assert_eq!(stored[5], point(1, 6_000));
+    assert_eq!(s.count_points(TrackerId(1)).await.unwrap(), 7);
+}
+
+async fn points_batch_all_or_nothing(s: &dyn Store) {
+    assert_eq!(s.store_points(&[point(1, 1_000)]).await.unwrap(), 1);
+
+    let mut bad_lat = point(1, 3_000);
+    if let Some(p) = &mut bad_lat.position {
+        p.lat = 200.0;
+    }
+    let mut bad_lng = point(2, 3_000);
+    if let Some(p) = &mut bad_lng.position {
+        p.lng = -180.5;
+    }
+    let mut bad_speed = point(2, 3_000);
+    if let Some(p) = &mut bad_speed.position {
+        p.speed = Some(f64::NAN);
+    }
+    let bad_battery = Point {
+        battery_level: Some(101),
+        ..point(2, 3_000)
+    };
+    let bad_signal = Point {
+        gsm_signal: Some(-1),
+        ..point(2, 3_000)
+    };
+    for bad in [bad_lat, bad_lng, bad_speed, bad_battery, bad_signal] {
+        let batch = vec![point(1, 2_000), bad.clone(), point(2, 4_000)];
+        let r = s.store_points(&batch).await;
+        assert!(matches!(r, Err(StoreError::Invalid(_))), "{bad:?}: {r:?}");
+    }
+    // The bad point in the last of several statements: the earlier ones are rolled back too.
+    let mut many: Vec<Point> = (0..3_000).map(|i| point(3, 10_000 + i)).collect();
+    if let Some(p) = many.last_mut().and_then(|p| p.position.as_mut()) {
+        p.lat = -90.001;
+    }
+    assert!(matches!(
+        s.store_points(&many).await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    assert_eq!(times(&all_points(s, 1).await), vec![1_000]);
+    assert_eq!(s.count_points(TrackerId(2)).await.unwrap(), 0);
+    assert_eq!(s.count_points(TrackerId(3)).await.unwrap(), 0);
+    // The store is fine afterwards.
+    let good = vec![point(1, 2_000), point(2, 4_000)];
+    assert_eq!(s.store_points(&good).await.unwrap(), 2);
+}
+
+async fn points_range_limit_order(s: &dyn Store) {
+    let shuffled = [7, 2, 9, 1, 5, 10, 3, 8, 4, 6];
+    let batch: Vec<Point> = shuffled.iter().map(|i| point(1, i * 1_000)).collect();
+    assert_eq!(s.store_points(&batch).await.unwrap(), 10);
+    let range = |from, to, limit| s.points(TrackerId(1), from, to, limit);
+    // Both ends are inclusive.
+    assert_eq!(
+        times(&range(3_000, 7_000, 100).await.unwrap()),
+        vec![3_000, 4_000, 5_000, 6_000, 7_000]
+    );
+    assert_eq!(
+        times(&range(2_500, 7_500, 2).await.unwrap()),
+        vec![3_000, 4_000]
+    );
+    assert_eq!(
+        times(&range(10_000, 20_000, 5).await.unwrap()),
+        vec![10_000]
+    );
+    assert!(range(3_000, 7_000, 0).await.unwrap().is_empty());
+    assert!(range(7_000, 3_000, 10).await.unwrap().is_empty());
+    assert!(range(11_000, 20_000, 10).await.unwrap().is_empty());
+    assert_eq!(
+        times(&all_points(s, 1).await),
+        (1..=10).map(|i| i * 1_000).collect::<Vec<_>>()
+    );
+}
+
+async fn points_latest_by_time(s: &dyn Store) {
+    assert_eq!(s.latest_point(TrackerId(1)).await.unwrap(), None);
+    assert_eq!(s.store_points(&[point(1, 5_000)]).await.unwrap(), 1);
+    // History the device had buffered arrives after the newer point.
+    let history: Vec<Point> = [3_000, 4_000]
+        .iter()
+        .map(|t| Point {
+            buffered: true,
+            ..point(1, *t)
+        })
+        .collect();
+    assert_eq!(s.store_points(&history).await.unwrap(), 2);
+    assert_eq!(
+        s.latest_point(TrackerId(1)).await.unwrap(),
+        Some(point(1, 5_000))
+    );
+    assert_eq!(s.store_points(&[point(1, 6_000)]).await.unwrap(), 1);
+    assert_eq!(
+        s.latest_point(TrackerId(1)).await.unwrap().map(|p| p.time),
+        Some(6_000)
+    );
+}
+
+async fn points_count_and_isolation(s: &dyn Store) {
+    // The same times on three trackers, interleaved in one batch.
+    let batch: Vec<Point> = (1..=4)
+        .flat_map(|t| [point(10, t * 1_000), point(11, t * 1_000), point(12, t)])
+        .collect();
+    assert_eq!(s.store_points(&batch).await.unwrap(), 12);
+    assert_eq!(s.store_points(&[point(11, 99_000)]).await.unwrap(), 1);
+    assert_eq!(s.count_points(TrackerId(10)).await.unwrap(), 4);
+    assert_eq!(s.count_points(TrackerId(11)).await.unwrap(), 5);
+    assert_eq!(s.count_points(TrackerId(12)).await.unwrap(), 4);
+    assert_eq!(s.count_points(TrackerId(13)).await.unwrap(), 0);
+    for (tracker, n) in [(10, 4), (11, 5), (12, 4)] {
+        let got = all_points(s, tracker).await;
+        assert_eq!(got.len(), n);
+        assert!(got.iter().all(|p| p.tracker_id == TrackerId(tracker)));
+    }
+    assert_eq!(
+        s.latest_point(TrackerId(10)).await.unwrap().map(|p| p.time),
+        Some(4_000)
+    );
+    assert_eq!(
+        s.latest_point(TrackerId(12)).await.unwrap().map(|p| p.time),
+        Some(4)
+    );
+    assert!(all_points(s, 13).await.is_empty());
+}
+
+async fn points_large_batch(s: &dyn Store) {
+    // 100 points for each of 50 trackers, interleaved as ingest receives them.
+    let batch: Vec<Point> = (0..100)
+        .flat_map(|i| (1..=50).map(move |t| full_point(t, NOW + i * 10_000)))
+        .collect();
+    assert_eq!(batch.len(), 5_000);
+    let started = std::time::Instant::now();
+    let new = s.store_points(&batch).await.unwrap();
+    let first = started.elapsed();
+    assert_eq!(new, 5_000);
+    let started = std::time::Instant::now();
+    assert_eq!(s.store_points(&batch).await.unwrap(), 0);
+    let again = started.elapsed();
+    println!("store_points of 5,000 points: {first:?} new, {again:?} all retransmitted");
+    for t in 1..=50 {
+        assert_eq!(
+            s.count_points(TrackerId(t)).await.unwrap(),
+            100,
+            "tracker {t}"
+        );
+    }
+    let seventh = all_points(s, 7).await;
+    assert_eq!(
+        times(&seventh),
+        (0..100).map(|i| NOW + i * 10_000).collect::<Vec<_>>()
+    );
+    assert_eq!(seventh[99], full_point(7, NOW + 990_000));
 }
 
 // ---------------------------------------------------------------------------------------

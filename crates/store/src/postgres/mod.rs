@@ -6,14 +6,10 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, Transaction};
 
-use crate::shared::{impl_store, Migration};
+use crate::shared::{impl_store, migrations, Migration};
 use crate::{Result, StoreError};
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../migrations/postgres/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = migrations!("postgres");
 
 /// Connections per node: a few per core keeps the server busy while others wait on I/O,
 /// and leaves room under the default `max_connections = 100` for several nodes.
@@ -41,6 +37,9 @@ impl PgStore {
         store.migrate(MIGRATIONS).await?;
         Ok(store)
     }
+
+    /// PostgreSQL knows no bare `?`.
+    const NUMBERED_PARAMS: bool = true;
 
     fn reader(&self) -> &PgPool {
         &self.pool

@@ -5,14 +5,15 @@ mod rows;
 pub(crate) mod store_impl;
 
 pub(crate) use rows::{
-    activation_code_from_row, binding_from_row, bundle_from_row, group_from_row, session_from_row,
-    tag_from_row, tracker_from_row, user_from_row,
+    activation_code_from_row, binding_from_row, bundle_from_row, group_from_row, point_from_row,
+    session_from_row, tag_from_row, tracker_from_row, user_from_row,
 };
 pub(crate) use store_impl::impl_store;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::error::ErrorKind;
+use trackd_core::point::Point;
 use trackd_core::Rights;
 
 use crate::{Conflict, Result, StoreError};
@@ -24,20 +25,105 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
+/// The schema steps of a backend, from `migrations/<backend>/`. One list for both, so a
+/// version number means the same schema on either and neither can miss a step.
+macro_rules! migrations {
+    ($backend:literal) => {
+        &[
+            Migration {
+                version: 1,
+                name: "initial",
+                sql: include_str!(concat!("../../migrations/", $backend, "/0001_initial.sql")),
+            },
+            Migration {
+                version: 2,
+                name: "points",
+                sql: include_str!(concat!("../../migrations/", $backend, "/0002_points.sql")),
+            },
+        ]
+    };
+}
+pub(crate) use migrations;
+
 /// IDs per `IN (...)` list: well under SQLite's 32766 and PostgreSQL's 65535 parameters.
 pub(crate) const IN_CHUNK: usize = 500;
 
 /// `$first, $first+1, ...` for `n` parameters.
 pub(crate) fn placeholders(first: usize, n: usize) -> String {
     let mut s = String::with_capacity(n * 5);
+    push_params(&mut s, Some(first), n);
+    s
+}
+
+/// `($1, ...), (...), ...`: `rows` groups of `cols` parameters, for a multi-row `VALUES`;
+/// bare `?` when not `numbered` (see `NUMBERED_PARAMS` in each backend).
+pub(crate) fn value_rows(numbered: bool, rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * (cols * 8 + 4));
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        push_params(&mut s, numbered.then_some(1 + r * cols), cols);
+        s.push(')');
+    }
+    s
+}
+
+/// `n` parameters, `$first, ...` or, without `first`, `?, ?, ...`.
+fn push_params(s: &mut String, first: Option<usize>, n: usize) {
     for i in 0..n {
         if i > 0 {
             s.push_str(", ");
         }
-        s.push('$');
-        s.push_str(&(first + i).to_string());
+        match first {
+            Some(first) => {
+                s.push('$');
+                s.push_str(&(first + i).to_string());
+            }
+            None => s.push('?'),
+        }
     }
-    s
+}
+
+/// The number of names in a comma-separated column list.
+pub(crate) const fn column_count(list: &str) -> usize {
+    let bytes = list.as_bytes();
+    let mut n = 1;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b',' {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+/// Refuses a point with a float that is not finite. SQLite stores NaN as NULL and
+/// PostgreSQL keeps it, so without this the two backends would return different points.
+pub(crate) fn check_point(p: &Point) -> Result<()> {
+    let Some(pos) = &p.position else {
+        return Ok(());
+    };
+    let floats = [
+        ("lat", Some(pos.lat)),
+        ("lng", Some(pos.lng)),
+        ("altitude", pos.altitude),
+        ("speed", pos.speed),
+        ("heading", pos.heading),
+        ("hdop", pos.hdop),
+    ];
+    match floats
+        .iter()
+        .find(|(_, v)| v.is_some_and(|v| !v.is_finite()))
+    {
+        Some((name, v)) => Err(StoreError::Invalid(format!(
+            "point of tracker {} at {}: {name} is {v:?}",
+            p.tracker_id.0, p.time
+        ))),
+        None => Ok(()),
+    }
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -87,6 +173,7 @@ impl From<sqlx::Error> for StoreError {
                     // A row refers to one that does not exist: the caller named a missing
                     // tracker, tag or user.
                     ErrorKind::ForeignKeyViolation => return StoreError::NotFound,
+                    ErrorKind::CheckViolation => return StoreError::Invalid(e.to_string()),
                     _ => {}
                 }
                 let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
@@ -135,6 +222,45 @@ mod tests {
     fn placeholders_number_from_first() {
         assert_eq!(placeholders(2, 3), "$2, $3, $4");
         assert_eq!(placeholders(1, 1), "$1");
+    }
+
+    #[test]
+    fn value_rows_number_on() {
+        assert_eq!(value_rows(true, 2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(value_rows(false, 2, 3), "(?, ?, ?), (?, ?, ?)");
+    }
+
+    #[test]
+    fn column_count_counts_names() {
+        assert_eq!(column_count("a"), 1);
+        assert_eq!(column_count("a, b,\n c"), 3);
+    }
+
+    #[test]
+    fn check_point_refuses_what_is_not_finite() {
+        use trackd_core::point::Position;
+        use trackd_core::TrackerId;
+        let mut p = Point::empty(TrackerId(1), 0, 0);
+        assert!(check_point(&p).is_ok());
+        let pos = Position {
+            lat: 1.0,
+            lng: 2.0,
+            altitude: None,
+            speed: Some(f64::NAN),
+            heading: None,
+            satellites: None,
+            hdop: None,
+            valid: true,
+            lbs: false,
+        };
+        p.position = Some(pos);
+        assert!(matches!(check_point(&p), Err(StoreError::Invalid(m)) if m.contains("speed")));
+        p.position = Some(Position {
+            speed: Some(3.5),
+            lng: f64::INFINITY,
+            ..pos
+        });
+        assert!(matches!(check_point(&p), Err(StoreError::Invalid(m)) if m.contains("lng")));
     }
 
     #[test]

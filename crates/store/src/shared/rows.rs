@@ -1,44 +1,50 @@
 //! Rows to domain values, written once for both backends: `Cols` is the few typed getters the
 //! mapping needs, implemented for any sqlx row whose database decodes those types.
 
+use serde_json::{Map, Value};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use trackd_core::account::{Session, SessionKind, User};
+use trackd_core::point::{GsmCell, Point, Position};
 use trackd_core::tracker::{ActivationCode, Bundle, Group, Source, Tag, TagBinding, Tracker};
 use trackd_core::{GroupId, Right, Rights, SourceId, TagId, TrackerId, UserId};
 
 use crate::{Result, StoreError};
 
-pub(crate) trait Cols {
-    fn i64(&self, col: &str) -> Result<i64>;
-    fn opt_i64(&self, col: &str) -> Result<Option<i64>>;
-    fn string(&self, col: &str) -> Result<String>;
-    fn opt_string(&self, col: &str) -> Result<Option<String>>;
-    fn bool(&self, col: &str) -> Result<bool>;
+/// Declares `Cols`, a getter for each type and its `opt_` twin for a nullable column, and
+/// implements it for every row whose database decodes those types.
+macro_rules! cols {
+    ($($get:ident, $opt:ident: $t:ty;)*) => {
+        pub(crate) trait Cols {
+            $(
+                fn $get(&self, col: &str) -> Result<$t>;
+                fn $opt(&self, col: &str) -> Result<Option<$t>>;
+            )*
+        }
+
+        impl<R> Cols for R
+        where
+            R: Row,
+            for<'a> &'a str: ColumnIndex<R>,
+            $($t: Type<R::Database> + for<'r> Decode<'r, R::Database>,)*
+        {
+            $(
+                fn $get(&self, col: &str) -> Result<$t> {
+                    Ok(self.try_get(col)?)
+                }
+                fn $opt(&self, col: &str) -> Result<Option<$t>> {
+                    Ok(self.try_get(col)?)
+                }
+            )*
+        }
+    };
 }
 
-impl<R> Cols for R
-where
-    R: Row,
-    for<'a> &'a str: ColumnIndex<R>,
-    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
-    String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
-    bool: Type<R::Database> + for<'r> Decode<'r, R::Database>,
-{
-    fn i64(&self, col: &str) -> Result<i64> {
-        Ok(self.try_get(col)?)
-    }
-    fn opt_i64(&self, col: &str) -> Result<Option<i64>> {
-        Ok(self.try_get(col)?)
-    }
-    fn string(&self, col: &str) -> Result<String> {
-        Ok(self.try_get(col)?)
-    }
-    fn opt_string(&self, col: &str) -> Result<Option<String>> {
-        Ok(self.try_get(col)?)
-    }
-    fn bool(&self, col: &str) -> Result<bool> {
-        Ok(self.try_get(col)?)
-    }
+cols! {
+    i64, opt_i64: i64;
+    i32, opt_i32: i32;
+    f64, opt_f64: f64;
+    bool, opt_bool: bool;
+    string, opt_string: String;
 }
 
 pub(crate) fn user_from_row(r: &impl Cols) -> Result<User> {
@@ -163,4 +169,54 @@ pub(crate) fn binding_from_row(r: &impl Cols) -> Result<(TrackerId, TagBinding)>
                 .map_err(|_| StoreError::Database(format!("tag ordinal {ordinal} out of range")))?,
         },
     ))
+}
+
+/// A row of `points`. The schema keeps a position's and a GSM cell's columns all set or all
+/// NULL, so `lat` and `mcc` say whether there is one.
+pub(crate) fn point_from_row(r: &impl Cols) -> Result<Point> {
+    let position = match r.opt_f64("lat")? {
+        None => None,
+        Some(lat) => Some(Position {
+            lat,
+            lng: r.f64("lng")?,
+            altitude: r.opt_f64("altitude")?,
+            speed: r.opt_f64("speed")?,
+            heading: r.opt_f64("heading")?,
+            satellites: r.opt_i32("satellites")?,
+            hdop: r.opt_f64("hdop")?,
+            valid: r.bool("valid")?,
+            lbs: r.bool("lbs")?,
+        }),
+    };
+    let gsm_cell = match r.opt_i32("mcc")? {
+        None => None,
+        Some(mcc) => Some(GsmCell {
+            mcc,
+            mnc: r.i32("mnc")?,
+            lac: r.i64("lac")?,
+            cell_id: r.i64("cell_id")?,
+        }),
+    };
+    Ok(Point {
+        tracker_id: TrackerId(r.i64("tracker_id")?),
+        time: r.i64("time")?,
+        received_at: r.i64("received_at")?,
+        position,
+        ignition: r.opt_bool("ignition")?,
+        motion: r.opt_bool("motion")?,
+        battery_level: r.opt_i32("battery_level")?,
+        inputs: r.opt_i64("inputs")?,
+        outputs: r.opt_i64("outputs")?,
+        gsm_signal: r.opt_i32("gsm_signal")?,
+        gsm_cell,
+        hardware_key: r.opt_string("hardware_key")?,
+        io: serde_json::from_str::<Map<String, Value>>(&r.string("io")?).map_err(bad_json("io"))?,
+        alarms: serde_json::from_str::<Vec<String>>(&r.string("alarms")?)
+            .map_err(bad_json("alarms"))?,
+        buffered: r.bool("buffered")?,
+    })
+}
+
+fn bad_json(col: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
+    move |e| StoreError::Database(format!("points.{col}: {e}"))
 }

@@ -1,14 +1,17 @@
 //! The trait implementations, written once for both backends.
 //!
-//! `impl_store!(Store, Database)` expands to `impl Users` and `impl Trackers` (and the migration
-//! runner) for a store type. The SQL is the dialect both SQLite and PostgreSQL speak: `$n`
-//! placeholders, `RETURNING`, `ON CONFLICT ... DO UPDATE`, `TRUE`/`FALSE`, `INSERT ... SELECT`.
+//! `impl_store!(Store, Database)` expands to `impl Users`, `impl Trackers` and `impl Points`
+//! (and the migration runner) for a store type. The SQL is the dialect both SQLite and
+//! PostgreSQL speak: `$n` placeholders, `RETURNING`, `ON CONFLICT ... DO UPDATE` and
+//! `DO NOTHING`, `TRUE`/`FALSE`, `INSERT ... SELECT`.
 //! What differs lives in each backend as inherent methods the body calls:
 //!
 //! - `reader()` / `writer()`: the pools for reads and for writes (one pool on PostgreSQL; on
 //!   SQLite a single-connection writer and several WAL readers);
 //! - `begin_write()`: a write transaction (SQLite takes the write lock up front, so a
 //!   read-then-write transaction never fails on lock upgrade);
+//! - `NUMBERED_PARAMS`: whether the multi-row `INSERT` of points numbers its thousands of
+//!   parameters (`$n`, all PostgreSQL knows) or leaves them bare (`?`, fast on SQLite);
 //! - `serialize(&mut tx, key)`: makes transactions with the same key run one at a time (a
 //!   transaction-scoped advisory lock on PostgreSQL; nothing to do on SQLite, whose write
 //!   transactions are already serial).
@@ -32,20 +35,41 @@ macro_rules! tracker_select {
 }
 pub(crate) use tracker_select;
 
+/// The columns of `points`, in the order `bind_point` binds them and `point_from_row` needs.
+macro_rules! point_columns {
+    () => {
+        "tracker_id, time, received_at, lat, lng, altitude, speed, heading, satellites, hdop, \
+         valid, lbs, ignition, motion, battery_level, inputs, outputs, gsm_signal, mcc, mnc, \
+         lac, cell_id, hardware_key, io, alarms, buffered"
+    };
+}
+pub(crate) use point_columns;
+
+/// Parameters one statement may carry: SQLite's limit (PostgreSQL allows 65535).
+const MAX_PARAMS: usize = 32766;
+pub(crate) const POINT_COLUMNS: usize = super::column_count(point_columns!());
+/// Points per `INSERT`: as many as the parameter limit allows, since each statement costs a
+/// parse and a round trip.
+pub(crate) const POINTS_PER_INSERT: usize = MAX_PARAMS / POINT_COLUMNS;
+
 macro_rules! impl_store {
     ($store:ty, $db:ty) => {
         const _: () = {
             use async_trait::async_trait;
             use sqlx::Row as _;
             use trackd_core::account::{NewUser, Session, SessionKind, User};
+            use trackd_core::point::Point;
             use trackd_core::tracker::{
                 ActivationCode, Bundle, Group, NewTracker, Replacement, Tag, TagBinding, Tracker,
             };
             use trackd_core::{GroupId, Rights, TagId, TrackerId, UserId};
 
-            use $crate::shared::store_impl::{tracker_select, LOCK_MIGRATIONS, LOCK_REGISTRATION};
+            use $crate::shared::store_impl::{
+                point_columns, tracker_select, LOCK_MIGRATIONS, LOCK_REGISTRATION,
+                POINTS_PER_INSERT, POINT_COLUMNS,
+            };
             use $crate::shared::{self, Migration, IN_CHUNK};
-            use $crate::traits::{Registration, Trackers, Users};
+            use $crate::traits::{Points, Registration, Trackers, Users};
             use $crate::{Result, StoreError};
 
             /// `NotFound` when a change touched no row.
@@ -64,6 +88,43 @@ macro_rules! impl_store {
                     q = q.bind(*id);
                 }
                 q
+            }
+
+            /// Binds one point's values in the order of `point_columns!`.
+            fn bind_point<'q>(q: Query<'q>, p: &'q Point) -> Result<Query<'q>> {
+                let json = |e: serde_json::Error| {
+                    StoreError::Invalid(format!("point of tracker {}: {e}", p.tracker_id.0))
+                };
+                let io = serde_json::to_string(&p.io).map_err(json)?;
+                let alarms = serde_json::to_string(&p.alarms).map_err(json)?;
+                let pos = p.position.as_ref();
+                let cell = p.gsm_cell.as_ref();
+                Ok(q.bind(p.tracker_id.0)
+                    .bind(p.time)
+                    .bind(p.received_at)
+                    .bind(pos.map(|x| x.lat))
+                    .bind(pos.map(|x| x.lng))
+                    .bind(pos.and_then(|x| x.altitude))
+                    .bind(pos.and_then(|x| x.speed))
+                    .bind(pos.and_then(|x| x.heading))
+                    .bind(pos.and_then(|x| x.satellites))
+                    .bind(pos.and_then(|x| x.hdop))
+                    .bind(pos.map(|x| x.valid))
+                    .bind(pos.map(|x| x.lbs))
+                    .bind(p.ignition)
+                    .bind(p.motion)
+                    .bind(p.battery_level)
+                    .bind(p.inputs)
+                    .bind(p.outputs)
+                    .bind(p.gsm_signal)
+                    .bind(cell.map(|c| c.mcc))
+                    .bind(cell.map(|c| c.mnc))
+                    .bind(cell.map(|c| c.lac))
+                    .bind(cell.map(|c| c.cell_id))
+                    .bind(p.hardware_key.as_deref())
+                    .bind(io)
+                    .bind(alarms)
+                    .bind(p.buffered))
             }
 
             type DbRow = <$db as sqlx::Database>::Row;
@@ -962,6 +1023,93 @@ macro_rules! impl_store {
                     .execute(self.writer())
                     .await?;
                     Ok(())
+                }
+            }
+
+            #[async_trait]
+            impl Points for $store {
+                // On PostgreSQL, one `INSERT ... SELECT * FROM UNNEST($1::bigint[], ...)` with
+                // an array per column (or COPY into a temporary table, then INSERT ... ON
+                // CONFLICT) would save parsing thousands of placeholders; SQLite has neither,
+                // so the shared multi-row VALUES stays until a benchmark asks for more.
+                async fn store_points(&self, points: &[Point]) -> Result<u64> {
+                    if points.is_empty() {
+                        return Ok(0);
+                    }
+                    points.iter().try_for_each(shared::check_point)?;
+                    // Key order puts each tracker's new rows next to each other in the
+                    // B-tree, and makes concurrent batches on PostgreSQL that share keys wait
+                    // on them in the same order (no deadlock). The sort is stable, so of a
+                    // point repeated within the batch the first is kept, like a
+                    // retransmission.
+                    let mut sorted: Vec<&Point> = points.iter().collect();
+                    sorted.sort_by_key(|p| (p.tracker_id.0, p.time));
+                    let mut tx = self.begin_write().await?;
+                    let mut new = 0;
+                    for chunk in sorted.chunks(POINTS_PER_INSERT) {
+                        let sql = format!(
+                            concat!(
+                                "INSERT INTO points (",
+                                point_columns!(),
+                                ") VALUES {} ON CONFLICT (tracker_id, time) DO NOTHING"
+                            ),
+                            shared::value_rows(Self::NUMBERED_PARAMS, chunk.len(), POINT_COLUMNS)
+                        );
+                        // A full chunk's statement recurs with every large batch and is worth
+                        // keeping prepared; a remainder's length is a one-off.
+                        let mut q = sqlx::query(&sql).persistent(chunk.len() == POINTS_PER_INSERT);
+                        for p in chunk {
+                            q = bind_point(q, p)?;
+                        }
+                        new += q.execute(&mut *tx).await?.rows_affected();
+                    }
+                    tx.commit().await?;
+                    Ok(new)
+                }
+
+                async fn points(
+                    &self,
+                    tracker: TrackerId,
+                    from: i64,
+                    to: i64,
+                    limit: u32,
+                ) -> Result<Vec<Point>> {
+                    self.all(
+                        sqlx::query(concat!(
+                            "SELECT ",
+                            point_columns!(),
+                            " FROM points WHERE tracker_id = $1 AND time >= $2 AND time <= \
+                             $3 ORDER BY time LIMIT $4"
+                        ))
+                        .bind(tracker.0)
+                        .bind(from)
+                        .bind(to)
+                        .bind(i64::from(limit)),
+                        shared::point_from_row,
+                    )
+                    .await
+                }
+
+                async fn latest_point(&self, tracker: TrackerId) -> Result<Option<Point>> {
+                    self.optional(
+                        sqlx::query(concat!(
+                            "SELECT ",
+                            point_columns!(),
+                            " FROM points WHERE tracker_id = $1 ORDER BY time DESC LIMIT 1"
+                        ))
+                        .bind(tracker.0),
+                        shared::point_from_row,
+                    )
+                    .await
+                }
+
+                async fn count_points(&self, tracker: TrackerId) -> Result<u64> {
+                    let n: i64 =
+                        sqlx::query_scalar("SELECT COUNT(*) FROM points WHERE tracker_id = $1")
+                            .bind(tracker.0)
+                            .fetch_one(self.reader())
+                            .await?;
+                    Ok(u64::try_from(n).unwrap_or(0))
                 }
             }
         };

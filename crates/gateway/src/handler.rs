@@ -26,6 +26,8 @@ pub struct Peer {
     device_id: Option<String>,
     tracker: Option<TrackerId>,
     resolved_at: Option<Instant>,
+    /// The last receive time given to a record without a time of its own.
+    last_stamp: i64,
 }
 
 /// What to do after a frame.
@@ -109,6 +111,9 @@ async fn handle(
         }
     }
     if msg.records.is_empty() {
+        if msg.reply.is_some() {
+            Metrics::inc(&deps.metrics.acks_total);
+        }
         return Step::Continue(msg.reply);
     }
     let Some(tracker) = peer.tracker else {
@@ -119,19 +124,18 @@ async fn handle(
         );
         return Step::Close;
     };
-    // Records without a time of their own get the receive time, a millisecond apart so that
-    // several of them in one message stay distinct points.
+    // Records without a time of their own get the receive time, at least a millisecond after
+    // the last one so that two of them never collapse into one point.
     let points = msg
         .records
         .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            to_point(
-                tracker,
-                r,
-                received_at,
-                received_at + i64::try_from(i).unwrap_or(0),
-            )
+        .map(|r| {
+            let mut stamp = received_at;
+            if r.time.is_none() {
+                stamp = stamp.max(peer.last_stamp + 1);
+                peer.last_stamp = stamp;
+            }
+            to_point(tracker, r, received_at, stamp)
         })
         .collect();
     match deps.ingest.submit(points).await {

@@ -167,13 +167,15 @@ mod tests {
 
     #[test]
     fn impossible_values_are_dropped_not_stored() {
-        let mut r = Record::default();
-        r.fix = Some(Fix::new(200.0, f64::NAN, true));
-        r.battery_level = Some(255);
-        r.gsm = Some(Gsm {
-            signal_level: Some(101),
-            ..Gsm::default()
-        });
+        let mut r = Record {
+            fix: Some(Fix::new(200.0, f64::NAN, true)),
+            battery_level: Some(255),
+            gsm: Some(Gsm {
+                signal_level: Some(101),
+                ..Gsm::default()
+            }),
+            ..Record::default()
+        };
         r.set_io("nan", f64::NAN);
         let p = to_point(TrackerId(1), &r, 10, 11);
         assert_eq!(p.time, 11, "no device time: the fallback");

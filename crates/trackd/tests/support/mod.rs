@@ -2,6 +2,8 @@
 //! calls in each of the three parameter encodings.
 #![allow(dead_code)]
 
+pub mod devices;
+
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};

@@ -68,15 +68,16 @@ impl Directory {
         Ok(resolution)
     }
 
-    /// Logs a message from an unknown or blocked device, at most once an hour per device.
-    pub fn log_refused(&self, device_id: &str, resolution: Resolution, protocol: &str) {
+    /// Logs a message from an unknown or blocked device, at most once an hour per device;
+    /// whether it logged this time.
+    pub fn log_refused(&self, device_id: &str, resolution: Resolution, protocol: &str) -> bool {
         let now = Instant::now();
         let mut logged = self.logged.lock().unwrap_or_else(|p| p.into_inner());
         if logged
             .get(device_id)
             .is_some_and(|at| now.duration_since(*at) < LOG_EVERY)
         {
-            return;
+            return false;
         }
         if logged.len() >= CACHE_LIMIT {
             logged.retain(|_, at| now.duration_since(*at) < LOG_EVERY);
@@ -92,5 +93,32 @@ impl Directory {
                 "unregistered device sent data; not stored (register it with tracker/register)"
             ),
         }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unknown_devices_resolve_and_are_logged_once_an_hour() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = trackd_store::open(&url).await.expect("store");
+        let directory = Directory::new(store, Duration::from_secs(60));
+        assert_eq!(
+            directory.resolve("123").await.expect("resolve"),
+            Resolution::Unregistered
+        );
+        assert!(directory.log_refused("123", Resolution::Unregistered, "teltonika"));
+        assert!(
+            !directory.log_refused("123", Resolution::Unregistered, "teltonika"),
+            "once an hour"
+        );
+        assert!(
+            directory.log_refused("456", Resolution::Blocked, "gt06"),
+            "per device"
+        );
     }
 }

@@ -10,6 +10,7 @@ use support::devices::{
     self, closed_without_reply, exchange, expected_points, hex, offline, register,
 };
 use support::{Enc, TestApp};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UdpSocket};
 use trackd_core::metrics::Metrics;
 use trackd_core::{TrackerId, UserId};
@@ -142,7 +143,7 @@ async fn unregistered_and_blocked_devices_are_not_stored() {
     let app = TestApp::spawn().await;
     let hash = app.master().await;
     let mut device = connect(&app, Protocol::Teltonika, Transport::Tcp).await;
-    device.write_all_checked(&hex(IMEI_FRAME)).await;
+    device.write_all(&hex(IMEI_FRAME)).await.expect("write");
     assert!(
         closed_without_reply(&mut device).await,
         "an unknown IMEI is not acknowledged"
@@ -165,7 +166,7 @@ async fn unregistered_and_blocked_devices_are_not_stored() {
         .await
         .expect("block");
     let mut device = connect(&app, Protocol::Teltonika, Transport::Tcp).await;
-    device.write_all_checked(&hex(IMEI_FRAME)).await;
+    device.write_all(&hex(IMEI_FRAME)).await.expect("write");
     assert!(
         closed_without_reply(&mut device).await,
         "a blocked device is not acknowledged"
@@ -300,6 +301,103 @@ async fn every_protocol_replays_its_captures() {
 }
 
 #[tokio::test]
+async fn late_history_is_stored_in_its_place_and_the_latest_point_only_moves_forward() {
+    let app = TestApp::spawn().await;
+    let me = account(&app).await;
+    let tracker = register(app.store.as_ref(), me, Protocol::Wialon, "861234567890123").await;
+    let mut device = connect(&app, Protocol::Wialon, Transport::Tcp).await;
+    exchange(&mut device, b"#L#861234567890123;NA\r\n", 7).await;
+    let live = b"#SD#220625;101500;5544.6025;N;03739.6834;E;42;180;120;9\r\n";
+    assert_eq!(exchange(&mut device, live, 8).await, b"#ASD#1\r\n");
+    // Black-box history from an hour earlier arrives after the live point.
+    let history = b"#B#220625;091500;5544.0000;N;03739.0000;E;10;90;100;7|220625;093000;5544.1000;N;03739.1000;E;20;90;100;7\r\n";
+    assert_eq!(exchange(&mut device, history, 7).await, b"#AB#2\r\n");
+    let stored = app
+        .store
+        .points(tracker, 0, i64::MAX, 10)
+        .await
+        .expect("points");
+    let times: Vec<i64> = stored.iter().map(|p| p.time).collect();
+    assert_eq!(
+        times,
+        [1_750_583_700_000, 1_750_584_600_000, 1_750_587_300_000],
+        "in time order, history first"
+    );
+    assert!(stored[0].buffered && stored[1].buffered && !stored[2].buffered);
+    let latest = app
+        .store
+        .latest_point(tracker)
+        .await
+        .expect("latest")
+        .expect("a point");
+    assert_eq!(
+        latest.time, 1_750_587_300_000,
+        "the live point stays the latest"
+    );
+}
+
+#[tokio::test]
+async fn connection_limits_apply() {
+    let app = TestApp::spawn_with(|c| {
+        c.gateway.max_connections = 1;
+        c.gateway.max_frame_bytes = 4096;
+    })
+    .await;
+    let me = account(&app).await;
+    register(
+        app.store.as_ref(),
+        me,
+        Protocol::Teltonika,
+        "123456789012345",
+    )
+    .await;
+    let mut first = connect(&app, Protocol::Teltonika, Transport::Tcp).await;
+    assert_eq!(exchange(&mut first, &hex(IMEI_FRAME), 1).await, [0x01]);
+    // The only slot is taken: a second device is hung up on.
+    let mut second = connect(&app, Protocol::Teltonika, Transport::Tcp).await;
+    assert!(closed_without_reply(&mut second).await);
+    assert_eq!(
+        Metrics::get(&app.server.metrics.connections_refused_total),
+        1
+    );
+    // A frame that never ends within the limit closes the connection.
+    let mut endless = hex("00000000000fffff08");
+    endless.resize(5000, 0);
+    first.write_all(&endless).await.expect("write");
+    assert!(closed_without_reply(&mut first).await);
+    // The slot is free again.
+    let deadline = std::time::Instant::now() + devices::DEADLINE;
+    loop {
+        let mut third = connect(&app, Protocol::Teltonika, Transport::Tcp).await;
+        third.write_all(&hex(IMEI_FRAME)).await.expect("write");
+        let mut b = [0u8; 1];
+        if let Ok(Ok(1)) = tokio::time::timeout(
+            devices::DEADLINE,
+            tokio::io::AsyncReadExt::read(&mut third, &mut b),
+        )
+        .await
+        {
+            assert_eq!(b, [0x01]);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot was never freed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed() {
+    let app = TestApp::spawn_with(|c| c.gateway.idle_timeout_secs = 1).await;
+    let mut device = connect(&app, Protocol::Teltonika, Transport::Tcp).await;
+    assert!(
+        closed_without_reply(&mut device).await,
+        "closed after a second of silence"
+    );
+}
+
+#[tokio::test]
 async fn metrics_are_exported() {
     let app = TestApp::spawn().await;
     let me = account(&app).await;
@@ -328,15 +426,4 @@ async fn metrics_are_exported() {
         text.contains("trackd_acks_total 2\n"),
         "the handshake and the data: {text}"
     );
-}
-
-trait WriteAllChecked {
-    async fn write_all_checked(&mut self, bytes: &[u8]);
-}
-
-impl WriteAllChecked for TcpStream {
-    async fn write_all_checked(&mut self, bytes: &[u8]) {
-        use tokio::io::AsyncWriteExt;
-        self.write_all(bytes).await.expect("write");
-    }
 }

@@ -284,6 +284,27 @@ fn framer_handles_streams() {
     .concat();
     assert!(matches!(s.frame(&long), Err(FrameError::Reject { .. })));
 
+    // Found by timing the framer on adversarial streams (docs/fuzzing.md): after such a
+    // sentence it resumed at the next '+', so a stream of '+' cost an 8 KiB scan per byte.
+    // It now resumes where a sentence could still end in time, or at a binary head.
+    let pluses = vec![b'+'; 3 * super::frame::MAX_TEXT_FRAME];
+    assert!(matches!(
+        s.frame(&pluses),
+        Err(FrameError::Reject { skip, .. }) if skip == 2 * super::frame::MAX_TEXT_FRAME
+    ));
+    let mut then_sentence = pluses.clone();
+    then_sentence.extend_from_slice(b"RESP:GTPFA,1$");
+    let cuts = testing::cut_stream(&s, &then_sentence);
+    assert_eq!(cuts.frames.len(), 1);
+    assert_eq!(cuts.frames[0].len(), super::frame::MAX_TEXT_FRAME);
+    let mut then_binary = [b'+'; 100].to_vec();
+    then_binary.extend_from_slice(b"+HBD");
+    then_binary.extend(std::iter::repeat_n(b'1', super::frame::MAX_TEXT_FRAME));
+    assert!(matches!(
+        s.frame(&then_binary),
+        Err(FrameError::Reject { skip: 100, .. })
+    ));
+
     // HEX +ACC has no length: the stream cannot be resynchronised.
     assert!(matches!(
         s.frame(b"+ACC\x01\x02\x03\x04\x05"),

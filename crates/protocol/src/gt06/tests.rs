@@ -208,6 +208,32 @@ fn framer_waits_resyncs_and_respects_embedded_stop_bytes() {
     assert_eq!(s.frame(&both), Ok(crate::Cut::whole(wifi.len())));
 }
 
+/// Found by timing the framer on adversarial streams (docs/fuzzing.md): it searched the whole
+/// buffer for the stop bytes of an irregular frame, so 64 KiB of `78 78` took a second and a
+/// half to skip, two bytes per pass. Irregular frames are short: stop bytes beyond 1 KiB are
+/// not theirs, and the search stops there.
+#[test]
+fn irregular_frames_are_looked_for_within_a_kilobyte_only() {
+    let s = session(true);
+    let mut far = testing::hex("7878050100");
+    far.resize(1104, 0);
+    far.extend_from_slice(&[0x0d, 0x0a]);
+    assert!(matches!(
+        s.frame(&far),
+        Err(FrameError::Reject { skip: 2, .. })
+    ));
+    // Within the kilobyte they are still cut at their stop bytes.
+    let mut near = testing::hex("7878050100");
+    near.resize(900, 0);
+    near.extend_from_slice(&[0x0d, 0x0a]);
+    assert_eq!(s.frame(&near), Ok(crate::Cut::whole(902)));
+
+    let starts = [0x78u8, 0x78].repeat(4 * 1024);
+    let cuts = testing::cut_stream(&s, &starts);
+    assert!(cuts.frames.is_empty() && cuts.fatal.is_none());
+    assert!(cuts.rest.len() <= 1024, "{} bytes left", cuts.rest.len());
+}
+
 #[test]
 fn encoder_matches_every_commands_row() {
     let rows = testing::commands(KEY);

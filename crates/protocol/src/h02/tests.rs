@@ -139,6 +139,26 @@ fn framer_handles_partial_and_noisy_input() {
     );
     let endless = [b'*'; MAX_TEXT_FRAME + 1];
     assert!(matches!(s.frame(&endless), Err(FrameError::Reject { .. })));
+    // Found by timing the framer on adversarial streams (docs/fuzzing.md): it resumed at the
+    // next '*', so a stream of '*' cost a 4 KiB scan per byte. It now resumes where a frame
+    // could still end in time, or at a binary start.
+    let stars = [b'*'; 3 * MAX_TEXT_FRAME];
+    assert!(matches!(
+        s.frame(&stars),
+        Err(FrameError::Reject { skip, .. }) if skip == 2 * MAX_TEXT_FRAME + 1
+    ));
+    let mut then_frame = stars.to_vec();
+    then_frame.extend_from_slice(b"HQ,1,V0#");
+    let cuts = testing::cut_stream(&s, &then_frame);
+    assert_eq!(cuts.frames.len(), 1);
+    assert_eq!(cuts.frames[0].len(), MAX_TEXT_FRAME);
+    let mut then_binary = [b'*'; 100].to_vec();
+    then_binary.push(b'$');
+    then_binary.extend_from_slice(&[b'1'; MAX_TEXT_FRAME]);
+    assert!(matches!(
+        s.frame(&then_binary),
+        Err(FrameError::Reject { skip: 100, .. })
+    ));
 }
 
 fn command_for(kind: &str, attributes: &str) -> Command {

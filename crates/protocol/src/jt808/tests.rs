@@ -569,6 +569,44 @@ fn framer_cases() {
     ));
 }
 
+/// Found by timing the framer on adversarial streams (docs/fuzzing.md): it searched the whole
+/// buffer for the `)` of a text frame, so 64 KiB of `(` took over a second to skip, one byte
+/// per pass. Text frames are at most 1 KiB: the search stops there, and the framer resumes
+/// where a text frame could still end in time, or at a flag.
+#[test]
+fn text_frames_are_looked_for_within_a_kilobyte_only() {
+    let s = session("", true);
+    let mut far = b"(".to_vec();
+    far.resize(2000, b'1');
+    far.push(b')');
+    assert!(matches!(
+        s.frame(&far),
+        Err(FrameError::Reject { skip: 2001, .. })
+    ));
+    let mut flag_inside = far.clone();
+    flag_inside[10] = 0x7E;
+    assert!(matches!(
+        s.frame(&flag_inside),
+        Err(FrameError::Reject { skip: 10, .. })
+    ));
+    let mut late_start = far.clone();
+    late_start[1500] = b'(';
+    assert!(matches!(
+        s.frame(&late_start),
+        Err(FrameError::Reject { skip: 1500, .. })
+    ));
+    let mut near = b"(".to_vec();
+    near.resize(1000, b'1');
+    near.push(b')');
+    assert_eq!(s.frame(&near), Ok(Cut::whole(1001)));
+    assert_eq!(s.frame(&near[..1000]), Err(FrameError::Incomplete));
+
+    let starts = vec![b'('; 8 * 1024];
+    let cuts = testing::cut_stream(&s, &starts);
+    assert!(cuts.frames.is_empty() && cuts.fatal.is_none());
+    assert!(cuts.rest.len() < 1024, "{} bytes left", cuts.rest.len());
+}
+
 #[test]
 fn frames_tsv_rows() {
     // The vectors hold no jt808.frames.tsv (nor jt808.commands.tsv) yet; when one appears,

@@ -18,6 +18,7 @@ pub mod message;
 pub mod osmand;
 pub mod protocol;
 pub mod reader;
+mod resync;
 pub mod teltonika;
 pub mod time;
 pub mod wialon;

@@ -109,8 +109,11 @@ impl fmt::Display for Protocol {
 mod tests {
     use std::collections::HashSet;
 
+    use proptest::prelude::*;
+
     use super::*;
     use crate::testing;
+    use crate::{Command, Timestamp};
 
     #[test]
     fn keys_round_trip_and_are_distinct() {
@@ -212,5 +215,64 @@ mod tests {
         );
         let mut h02 = Protocol::H02.session(&SessionConfig::new(Transport::Tcp));
         assert!(h02.decode(&login).is_err());
+    }
+
+    /// One of each command, with parameters drawn from the case.
+    fn every_command(
+        text: &str,
+        bytes: &[u8],
+        interval_secs: u32,
+        index: u8,
+        on: bool,
+    ) -> [Command; 9] {
+        [
+            Command::Text(text.to_owned()),
+            Command::Bytes(bytes.to_vec()),
+            Command::EngineStop,
+            Command::EngineResume,
+            Command::AlarmArm,
+            Command::AlarmDisarm,
+            Command::PositionSingle,
+            Command::PositionPeriodic { interval_secs },
+            Command::SetOutput { index, on },
+        ]
+    }
+
+    proptest! {
+        /// Whatever arrives, on every protocol and transport: the framer keeps its contract,
+        /// and neither decoding it nor encoding any command afterwards panics.
+        #[test]
+        fn arbitrary_bytes_never_panic_any_protocol(
+            buf in proptest::collection::vec(any::<u8>(), 0..512),
+            strict in any::<bool>(),
+            now in proptest::option::of(any::<i64>()),
+            interval_secs in any::<u32>(),
+            index in any::<u8>(),
+            on in any::<bool>(),
+        ) {
+            let text = String::from_utf8_lossy(&buf);
+            let commands = every_command(&text, &buf, interval_secs, index, on);
+            for p in Protocol::ALL {
+                for &transport in p.transports() {
+                    let mut config = SessionConfig::new(transport);
+                    config.strict_checksum = strict;
+                    let mut s = p.session(&config);
+                    if let Some(now) = now {
+                        s.set_now(Timestamp(now));
+                    }
+                    let cut = s.frame(&buf);
+                    if let Err(e) = testing::check_cut(buf.len(), &cut) {
+                        return Err(TestCaseError::fail(format!("{p} {transport:?}: {e}")));
+                    }
+                    if let Ok(cut) = cut {
+                        let _ = s.decode(&buf[cut.start..cut.end]);
+                    }
+                    let _ = s.decode(&buf);
+                    for c in &commands {
+                        let _ = s.encode(c);
+                    }
+                }
+            }
+        }
     }
 }

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::message::DeviceMessage;
+use crate::error::{DecodeError, FrameError};
+use crate::message::{DeviceMessage, IoValue, Record, Timestamp};
+use crate::{Cut, Session, Transport};
 
 /// The directory of the device captures: `$TRACKD_VECTORS`, else the first `shared/vectors`
 /// among the ancestors of this crate. Walking up rather than counting `..` lets the tests run
@@ -84,6 +86,29 @@ pub fn captures(key: &str) -> Vec<Capture> {
             }
         })
         .collect()
+}
+
+/// The capture `idx` of a protocol.
+pub fn capture(key: &str, idx: u32) -> Capture {
+    captures(key)
+        .into_iter()
+        .find(|c| c.idx == idx)
+        .unwrap_or_else(|| panic!("{key}: no capture {idx}"))
+}
+
+/// The transport a capture's `decoder_context` names: UDP when it says so, else TCP.
+pub fn transport_of(context: &str) -> Transport {
+    if context.contains("UDP") {
+        Transport::Udp
+    } else {
+        Transport::Tcp
+    }
+}
+
+/// The model a capture's `decoder_context` sets with `setModelOverride(M)`.
+pub fn model_override(context: &str) -> Option<String> {
+    let rest = context.split("setModelOverride(").nth(1)?;
+    rest.split(')').next().map(str::to_owned)
 }
 
 /// Captures grouped by `test_method`, each group in file order: a group is one connection.
@@ -179,6 +204,238 @@ pub fn unescape(s: &str) -> Vec<u8> {
     out
 }
 
+/// Whether `record` holds what an expectation row says about its fix, for the fields every
+/// protocol shares: Traccar's `fixTime`, `valid`, `latitude` and `longitude` (degrees to
+/// 0.00001, as the vectors README says). `None` for any other field: those are the protocol's
+/// own to map.
+pub fn fix_expectation(record: &Record, field: &str, value: &str) -> Option<bool> {
+    let degrees = || {
+        value
+            .parse::<f64>()
+            .unwrap_or_else(|_| panic!("{field}={value} is not a number"))
+    };
+    let fix = record.fix.as_ref();
+    Some(match field {
+        "fixTime" => fix.is_some() && record.time == Some(iso(value)),
+        "valid" => fix.is_some_and(|f| f.valid.to_string() == value),
+        "latitude" => fix.is_some_and(|f| (f.lat - degrees()).abs() <= 0.00001),
+        "longitude" => fix.is_some_and(|f| (f.lon - degrees()).abs() <= 0.00001),
+        _ => return None,
+    })
+}
+
+/// The invariants every framer result keeps on a buffer of `buf_len` bytes: a cut lies within
+/// what it consumes, which is at least one byte and at most the buffer; a rejection skips at
+/// least one byte and at most the buffer. The gateway relies on both to make progress without
+/// slicing out of bounds.
+pub fn check_cut(buf_len: usize, result: &Result<Cut, FrameError>) -> Result<(), String> {
+    match result {
+        Ok(cut) => {
+            if !(cut.start <= cut.end && cut.end <= cut.consumed && cut.consumed <= buf_len) {
+                return Err(format!(
+                    "{cut:?} breaks start <= end <= consumed <= {buf_len}"
+                ));
+            }
+            if cut.consumed == 0 {
+                return Err(format!("{cut:?} consumes nothing"));
+            }
+            Ok(())
+        }
+        Err(FrameError::Reject { skip, .. }) if !(1..=buf_len).contains(skip) => Err(format!(
+            "rejection skips {skip} bytes of a {buf_len}-byte buffer"
+        )),
+        Err(_) => Ok(()),
+    }
+}
+
+/// What the framer made of a stream buffer.
+#[derive(Debug)]
+pub struct Cuts<'a> {
+    pub frames: Vec<&'a [u8]>,
+    /// Bytes dropped because the framer rejected them.
+    pub skipped: usize,
+    /// What was left when the framer asked for more bytes or gave up.
+    pub rest: &'a [u8],
+    /// Why the framer gave up, if it did.
+    pub fatal: Option<String>,
+}
+
+impl<'a> Cuts<'a> {
+    /// The frames, when the buffer was frames and nothing else.
+    pub fn clean(self, what: &str) -> Vec<&'a [u8]> {
+        assert!(
+            self.skipped == 0 && self.rest.is_empty() && self.fatal.is_none(),
+            "{what}: not a clean run of frames: skipped {} bytes, {} left, fatal {:?}",
+            self.skipped,
+            self.rest.len(),
+            self.fatal
+        );
+        self.frames
+    }
+}
+
+/// Runs the framer over `buf` the way the gateway does: takes each frame, drops what it
+/// rejects, and stops when it asks for more bytes or gives up. Every result must pass
+/// [`check_cut`].
+pub fn cut_stream<'a, S: Session + ?Sized>(session: &S, buf: &'a [u8]) -> Cuts<'a> {
+    let mut cuts = Cuts {
+        frames: Vec::new(),
+        skipped: 0,
+        rest: buf,
+        fatal: None,
+    };
+    while !cuts.rest.is_empty() {
+        let result = session.frame(cuts.rest);
+        if let Err(e) = check_cut(cuts.rest.len(), &result) {
+            panic!("framer broke its contract: {e}");
+        }
+        match result {
+            Ok(cut) => {
+                cuts.frames.push(&cuts.rest[cut.start..cut.end]);
+                cuts.rest = &cuts.rest[cut.consumed..];
+            }
+            Err(FrameError::Reject { skip, .. }) => {
+                cuts.skipped += skip;
+                cuts.rest = &cuts.rest[skip..];
+            }
+            Err(FrameError::Incomplete) => break,
+            Err(FrameError::Fatal(why)) => {
+                cuts.fatal = Some(why);
+                break;
+            }
+        }
+    }
+    cuts
+}
+
+/// Decodes a capture as it arrives: on UDP the bytes are one datagram; on a stream they must
+/// be whole frames (see [`decode_stream`]). Panics naming `what` on any failure.
+pub fn frame_and_decode<S: Session + ?Sized>(
+    session: &mut S,
+    transport: Transport,
+    bytes: &[u8],
+    what: &str,
+) -> Vec<DeviceMessage> {
+    if transport == Transport::Udp {
+        let msg = session
+            .decode(bytes)
+            .unwrap_or_else(|e| panic!("{what}: decode failed: {e}"));
+        return vec![msg];
+    }
+    let (msgs, rest) = decode_stream(session, bytes, what);
+    assert!(
+        rest.is_empty(),
+        "{what}: {} bytes left that the framer waits to complete",
+        rest.len()
+    );
+    msgs
+}
+
+/// Frames and decodes a stream buffer the way the gateway does, one frame at a time (a decoded
+/// frame may change the session's state before the next is cut). Returns the messages and the
+/// bytes left when the framer asked for more. Panics naming `what` when the framer rejects
+/// bytes or gives up, or a frame does not decode.
+pub fn decode_stream<'a, S: Session + ?Sized>(
+    session: &mut S,
+    bytes: &'a [u8],
+    what: &str,
+) -> (Vec<DeviceMessage>, &'a [u8]) {
+    let mut msgs = Vec::new();
+    let mut buf = bytes;
+    while !buf.is_empty() {
+        let result = session.frame(buf);
+        if let Err(e) = check_cut(buf.len(), &result) {
+            panic!("{what}: framer broke its contract: {e}");
+        }
+        match result {
+            Ok(cut) => {
+                let msg = session
+                    .decode(&buf[cut.start..cut.end])
+                    .unwrap_or_else(|e| panic!("{what}: decode failed: {e}"));
+                msgs.push(msg);
+                buf = &buf[cut.consumed..];
+            }
+            Err(FrameError::Incomplete) => break,
+            Err(e) => panic!("{what}: framing failed: {e}"),
+        }
+    }
+    (msgs, buf)
+}
+
+/// Asserts that the framer cuts from every row of `KEY.frames.tsv` exactly the frame the row
+/// expects; returns each row's input and cut.
+pub fn assert_frames_file<S: Session + ?Sized>(key: &str, session: &S) -> Vec<(Vec<u8>, Cut)> {
+    let rows = frames(key);
+    assert!(!rows.is_empty(), "{key}.frames.tsv has no rows");
+    rows.into_iter()
+        .map(|(input, expected, source)| {
+            let result = session.frame(&input);
+            if let Err(e) = check_cut(input.len(), &result) {
+                panic!("{source}: {e}");
+            }
+            let cut = result.unwrap_or_else(|e| panic!("{source}: {e}"));
+            assert_eq!(&input[cut.start..cut.end], &expected[..], "{source}");
+            (input, cut)
+        })
+        .collect()
+}
+
+/// Asserts that the framer asks for more bytes on every strict prefix of `frame`.
+pub fn assert_waits_for_every_prefix<S: Session + ?Sized>(session: &S, frame: &[u8], what: &str) {
+    for n in 0..frame.len() {
+        assert_eq!(
+            session.frame(&frame[..n]),
+            Err(FrameError::Incomplete),
+            "{what}: prefix of {n} bytes"
+        );
+    }
+}
+
+/// Asserts that each input decodes to a [`DecodeError::Reject`]: dropped, connection kept.
+pub fn assert_all_rejected<S: Session + ?Sized>(session: &mut S, inputs: &[&[u8]]) {
+    for bad in inputs {
+        assert!(
+            matches!(session.decode(bad), Err(DecodeError::Reject(_))),
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}
+
+/// Every record of the messages, in order.
+pub fn records(msgs: &[DeviceMessage]) -> Vec<&Record> {
+    msgs.iter().flat_map(|m| m.records.iter()).collect()
+}
+
+pub fn io_f64(record: &Record, key: &str) -> Option<f64> {
+    record.io.get(key).and_then(IoValue::as_f64)
+}
+
+pub fn io_text<'a>(record: &'a Record, key: &str) -> Option<&'a str> {
+    match record.io.get(key)? {
+        IoValue::Text(t) => Some(t),
+        _ => None,
+    }
+}
+
+/// An ISO time as the expectation files write it (`2013-04-27T20:56:01.000Z`), to the second.
+pub fn iso(s: &str) -> Timestamp {
+    let n = |a: usize, b: usize| {
+        s.get(a..b)
+            .and_then(|d| d.parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("not an ISO time: {s}"))
+    };
+    crate::time::utc(
+        i64::from(n(0, 4)),
+        n(5, 7),
+        n(8, 10),
+        n(11, 13),
+        n(14, 16),
+        n(17, 19),
+    )
+    .unwrap_or_else(|| panic!("impossible ISO time: {s}"))
+}
+
 /// Asserts what a capture's `verify` column promises about its decoded messages (one capture
 /// may decode to several messages when it holds several frames).
 pub fn assert_verify(verify: &str, msgs: &[DeviceMessage], what: &str) {
@@ -240,6 +497,62 @@ pub fn assert_verify(verify: &str, msgs: &[DeviceMessage], what: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_cut_holds_the_framer_contract() {
+        assert_eq!(check_cut(10, &Ok(Cut::whole(10))), Ok(()));
+        let inner = Cut {
+            consumed: 6,
+            start: 1,
+            end: 5,
+        };
+        assert_eq!(check_cut(6, &Ok(inner)), Ok(()));
+        assert!(
+            check_cut(5, &Ok(inner)).is_err(),
+            "consumes past the buffer"
+        );
+        assert!(check_cut(10, &Ok(Cut::whole(0))).is_err(), "no progress");
+        let crossed = Cut {
+            consumed: 4,
+            start: 3,
+            end: 2,
+        };
+        assert!(check_cut(10, &Ok(crossed)).is_err());
+        let past = Cut {
+            consumed: 4,
+            start: 0,
+            end: 5,
+        };
+        assert!(check_cut(10, &Ok(past)).is_err(), "frame beyond consumed");
+        let reject = |skip| {
+            Err(FrameError::Reject {
+                skip,
+                reason: String::new(),
+            })
+        };
+        assert_eq!(check_cut(3, &reject(3)), Ok(()));
+        assert!(check_cut(3, &reject(4)).is_err());
+        assert!(check_cut(3, &reject(0)).is_err());
+        assert_eq!(check_cut(0, &Err(FrameError::Incomplete)), Ok(()));
+        assert_eq!(check_cut(3, &Err(FrameError::Fatal("x".into()))), Ok(()));
+    }
+
+    #[test]
+    fn decoder_context_settings() {
+        let ctx = "Gt06ProtocolDecoder(null) setModelOverride(VL103)";
+        assert_eq!(model_override(ctx).as_deref(), Some("VL103"));
+        assert_eq!(model_override("Gt06ProtocolDecoder(null)"), None);
+        assert_eq!(transport_of("UDP"), Transport::Udp);
+        assert_eq!(transport_of(ctx), Transport::Tcp);
+    }
+
+    #[test]
+    fn iso_times() {
+        assert_eq!(
+            iso("2021-06-08T06:43:28.000Z"),
+            Timestamp(1_623_134_608_000)
+        );
+    }
 
     #[test]
     fn unescape_handles_every_escape() {

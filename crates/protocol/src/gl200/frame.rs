@@ -8,7 +8,7 @@
 //! - @Track Protocol Pro: `0x2B`/`0x2D`, `0x00`, u16 length ... `$`; heartbeat `0x2B 0x10 len`.
 
 use crate::error::FrameError;
-use crate::Cut;
+use crate::{resync, Cut};
 
 /// Longest ASCII sentence we wait for: GTERI with a CAN block or GTBDR payloads run to
 /// about 1.5 KB; anything beyond this without a `$` is not a sentence.
@@ -104,8 +104,19 @@ fn text(buf: &[u8]) -> Result<Cut, FrameError> {
             start: 0,
             end,
         }),
-        None if buf.len() > MAX_TEXT_FRAME => Err(skip_to_next_start(
-            buf,
+        None if buf.len() > MAX_TEXT_FRAME => Err(FrameError::reject(
+            resync::skip_unterminated(
+                buf,
+                MAX_TEXT_FRAME,
+                |b| b == b'$' || b == 0,
+                |b| b == b'+',
+                // A '+' too close to the end to tell is tried too.
+                |head| {
+                    head.first() == Some(&b'-')
+                        || (head.len() < 5 && head.first() == Some(&b'+'))
+                        || is_binary(head)
+                },
+            ),
             "text sentence longer than the maximum without a '$'",
         )),
         None => Err(FrameError::Incomplete),

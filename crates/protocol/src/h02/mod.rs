@@ -23,7 +23,7 @@ use crate::command::{Command, EncodeError};
 use crate::error::{DecodeError, FrameError};
 use crate::message::{Alarm, DeviceMessage, Record, Timestamp};
 use crate::time::civil_from_days;
-use crate::{Cut, Session, SessionConfig};
+use crate::{resync, Cut, Session, SessionConfig};
 
 /// A text frame longer than this is not H02 (the longest real ones are SMS echoes of a few
 /// hundred bytes).
@@ -155,7 +155,13 @@ fn text_cut(buf: &[u8]) -> Result<Cut, FrameError> {
             })
         }
         None if buf.len() >= MAX_TEXT_FRAME => Err(FrameError::reject(
-            next_marker(buf, 1),
+            resync::skip_unterminated(
+                buf,
+                MAX_TEXT_FRAME - 1,
+                |b| b == b'#',
+                |b| b == b'*',
+                |head| matches!(head.first(), Some(b'$' | b'X')),
+            ),
             "text frame without '#' terminator",
         )),
         None => Err(FrameError::Incomplete),

@@ -5,7 +5,7 @@
 //! frames `( ... )` on the same connection.
 
 use crate::error::{DecodeError, FrameError};
-use crate::Cut;
+use crate::{resync, Cut};
 
 pub(super) const FLAG: u8 = 0x7E;
 const ESCAPE: u8 = 0x7D;
@@ -32,10 +32,21 @@ pub(super) fn cut(buf: &[u8]) -> Result<Cut, FrameError> {
             )),
             None => Err(FrameError::Incomplete),
         },
-        b'(' => match buf.iter().position(|&b| b == b')') {
+        // Only within the longest text frame: searching the whole buffer made a stream of '('
+        // cost a pass over the buffer for every byte skipped.
+        b'(' => match buf.iter().take(MAX_TEXT).position(|&b| b == b')') {
             Some(i) => Ok(Cut::whole(i + 1)),
             // A stray '(' in line noise: drop it and look for the next start.
-            None if buf.len() > MAX_TEXT => Err(FrameError::reject(1, "unterminated text frame")),
+            None if buf.len() >= MAX_TEXT => Err(FrameError::reject(
+                resync::skip_unterminated(
+                    buf,
+                    MAX_TEXT - 1,
+                    |b| b == b')',
+                    |b| b == b'(',
+                    |head| head.first() == Some(&FLAG),
+                ),
+                "unterminated text frame",
+            )),
             None => Err(FrameError::Incomplete),
         },
         _ => {

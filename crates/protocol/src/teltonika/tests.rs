@@ -29,32 +29,14 @@ fn config(transport: Transport, strict: bool) -> SessionConfig {
 fn session_for(context: &str, strict: bool) -> TeltonikaSession {
     let udp = context.contains("(null,true)");
     let mut cfg = config(if udp { Transport::Udp } else { Transport::Tcp }, strict);
-    if let Some(rest) = context.split("setModelOverride(").nth(1) {
-        cfg.model = rest.split(')').next().map(str::to_owned);
-    }
+    cfg.model = testing::model_override(context);
     TeltonikaSession::new(&cfg).with_extended(context.contains("setExtended(true)"))
 }
 
 /// Cuts every frame out of a TCP capture and decodes each; a UDP capture is one datagram.
 fn frame_and_decode(s: &mut TeltonikaSession, bytes: &[u8], what: &str) -> Vec<DeviceMessage> {
-    if s.transport == Transport::Udp {
-        return vec![s
-            .decode(bytes)
-            .unwrap_or_else(|e| panic!("{what}: decode: {e}"))];
-    }
-    let mut msgs = Vec::new();
-    let mut buf = bytes;
-    while !buf.is_empty() {
-        let cut = s
-            .frame(buf)
-            .unwrap_or_else(|e| panic!("{what}: frame: {e}"));
-        let msg = s
-            .decode(&buf[cut.start..cut.end])
-            .unwrap_or_else(|e| panic!("{what}: decode: {e}"));
-        msgs.push(msg);
-        buf = &buf[cut.consumed..];
-    }
-    msgs
+    let transport = s.transport;
+    testing::frame_and_decode(s, transport, bytes, what)
 }
 
 /// Replays every group on a fresh session, in order. With `strict`, the hand-edited captures
@@ -101,11 +83,7 @@ fn replay(strict: bool) -> BTreeMap<u32, Vec<DeviceMessage>> {
 }
 
 fn capture(idx: u32) -> Vec<u8> {
-    testing::captures(KEY)
-        .into_iter()
-        .find(|c| c.idx == idx)
-        .map(|c| c.bytes)
-        .unwrap_or_else(|| panic!("no capture {idx}"))
+    testing::capture(KEY, idx).bytes
 }
 
 fn tcp() -> TeltonikaSession {
@@ -214,8 +192,9 @@ fn check_expectation(idx: u32, field: &str, value: &str, records: &[&Record]) {
                     .is_some_and(|v| close(v, num() / 1000.0, 1e-9))
             })
         }
-        "latitude" => any(&|r| r.fix.is_some_and(|f| close(f.lat, num(), 0.00001))),
-        "longitude" => any(&|r| r.fix.is_some_and(|f| close(f.lon, num(), 0.00001))),
+        "latitude" | "longitude" => {
+            any(&|r| testing::fix_expectation(r, field, value) == Some(true))
+        }
         // knots -> km/h
         "speed" => any(&|r| {
             r.fix
@@ -249,21 +228,13 @@ fn expectations_hold() {
         let msgs = decoded
             .get(&idx)
             .unwrap_or_else(|| panic!("idx {idx} not decoded"));
-        let records: Vec<&Record> = msgs.iter().flat_map(|m| m.records.iter()).collect();
-        check_expectation(idx, &field, &value, &records);
+        check_expectation(idx, &field, &value, &testing::records(msgs));
     }
 }
 
 #[test]
 fn frames_file() {
-    let rows = testing::frames(KEY);
-    assert!(!rows.is_empty());
-    let s = tcp();
-    for (input, expected, source) in rows {
-        let cut = s.frame(&input).unwrap_or_else(|e| panic!("{source}: {e}"));
-        assert_eq!(&input[cut.start..cut.end], &expected[..], "{source}");
-        assert!(cut.consumed <= input.len());
-    }
+    testing::assert_frames_file(KEY, &tcp());
 }
 
 #[test]
@@ -532,13 +503,7 @@ fn corrupted_packets_are_rejected() {
 fn framer_waits_skips_and_gives_up() {
     let s = tcp();
     let packet = capture(18);
-    for n in 0..packet.len() {
-        assert_eq!(
-            s.frame(&packet[..n]),
-            Err(FrameError::Incomplete),
-            "{n} bytes"
-        );
-    }
+    testing::assert_waits_for_every_prefix(&s, &packet, "idx 18");
     let mut two = packet.clone();
     two.extend_from_slice(&packet);
     assert_eq!(s.frame(&two), Ok(Cut::whole(packet.len())));
@@ -709,19 +674,7 @@ proptest! {
         tail in proptest::collection::vec(any::<u8>(), 0..600),
     ) {
         let buf = prefixed(prefix, tail);
-        let s = tcp();
-        match s.frame(&buf) {
-            Ok(cut) => {
-                prop_assert!(cut.start <= cut.end);
-                prop_assert!(cut.end <= cut.consumed);
-                prop_assert!(cut.consumed <= buf.len());
-                prop_assert!(cut.consumed > 0);
-            }
-            Err(FrameError::Reject { skip, .. }) => {
-                prop_assert!(skip >= 1 && skip <= buf.len());
-            }
-            Err(_) => {}
-        }
+        testing::check_cut(buf.len(), &tcp().frame(&buf)).map_err(TestCaseError::fail)?;
     }
 
     #[test]

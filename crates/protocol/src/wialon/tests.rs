@@ -1,9 +1,8 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::message::{Alarm, Gsm, IoValue, Timestamp};
+use crate::message::{Alarm, Gsm, IoValue};
 use crate::testing::{self, assert_verify, Capture};
-use crate::time::utc;
 use crate::Transport;
 
 const KEY: &str = "wialon";
@@ -15,12 +14,7 @@ const KEY: &str = "wialon";
 const WRONG_CRC: &[u32] = &[0];
 
 fn config(capture: &Capture, strict: bool) -> SessionConfig {
-    let transport = if capture.context.contains("UDP") {
-        Transport::Udp
-    } else {
-        Transport::Tcp
-    };
-    let mut c = SessionConfig::new(transport);
+    let mut c = SessionConfig::new(testing::transport_of(&capture.context));
     c.strict_checksum = strict;
     c
 }
@@ -29,26 +23,12 @@ fn config(capture: &Capture, strict: bool) -> SessionConfig {
 /// back so that the capture goes through the framer as a device would send it.
 fn frame_and_decode(session: &mut WialonSession, capture: &Capture) -> Vec<DeviceMessage> {
     let what = format!("wialon idx {}", capture.idx);
-    if session.config.transport == Transport::Udp {
-        return vec![session.decode(&capture.bytes).expect(&what)];
+    let transport = session.config.transport;
+    let mut bytes = capture.bytes.clone();
+    if transport != Transport::Udp {
+        bytes.extend_from_slice(b"\r\n");
     }
-    let mut stream = capture.bytes.clone();
-    stream.extend_from_slice(b"\r\n");
-    let mut buf = &stream[..];
-    let mut msgs = Vec::new();
-    while !buf.is_empty() {
-        let cut = session
-            .frame(buf)
-            .unwrap_or_else(|e| panic!("{what}: framing failed: {e}"));
-        assert!(cut.start <= cut.end && cut.end <= cut.consumed && cut.consumed <= buf.len());
-        msgs.push(
-            session
-                .decode(&buf[cut.start..cut.end])
-                .unwrap_or_else(|e| panic!("{what}: {e}")),
-        );
-        buf = &buf[cut.consumed..];
-    }
-    msgs
+    testing::frame_and_decode(session, transport, &bytes, &what)
 }
 
 fn replay(strict: bool) -> Vec<(Capture, Vec<DeviceMessage>)> {
@@ -176,20 +156,6 @@ fn checksums_are_verified_on_every_packet_kind() {
     assert_eq!(reply(&msg), "#AM#01\r\n");
 }
 
-/// `2013-04-27T20:56:01.000Z`
-fn iso(s: &str) -> Timestamp {
-    let n = |a: usize, b: usize| s[a..b].parse::<u32>().expect("iso digits");
-    utc(
-        i64::from(n(0, 4)),
-        n(5, 7),
-        n(8, 10),
-        n(11, 13),
-        n(14, 16),
-        n(17, 19),
-    )
-    .expect("iso")
-}
-
 #[test]
 fn expectations_hold() {
     let all = replay(true);
@@ -200,19 +166,11 @@ fn expectations_hold() {
             .and_then(|(_, m)| m.iter().flat_map(|m| m.records.iter()).next())
             .unwrap_or_else(|| panic!("idx {idx}: no record"));
         let what = format!("idx {idx} {field}");
+        if let Some(ok) = testing::fix_expectation(rec, &field, &value) {
+            assert!(ok, "{what}: expected {value}, got {rec:?}");
+            continue;
+        }
         match field.as_str() {
-            "fixTime" => assert_eq!(rec.time, Some(iso(&value)), "{what}"),
-            "valid" => assert_eq!(rec.fix.expect("fix").valid.to_string(), value, "{what}"),
-            "latitude" => {
-                let want: f64 = value.parse().expect("lat");
-                let got = rec.fix.expect("fix").lat;
-                assert!((got - want).abs() < 0.00001, "{what}: {got} vs {want}");
-            }
-            "longitude" => {
-                let want: f64 = value.parse().expect("lon");
-                let got = rec.fix.expect("fix").lon;
-                assert!((got - want).abs() < 0.00001, "{what}: {got} vs {want}");
-            }
             // `cellTowers[(mcc=250,mnc=2,lac=5901,cid=45542),(mcc=222,...)]`: trackd's record
             // holds one cell, the first (serving) one; further cells keep their parameter
             // names.
@@ -477,37 +435,15 @@ fn encoder_sends_driver_messages() {
 #[test]
 fn garbage_is_rejected() {
     let mut s = WialonSession::new(&SessionConfig::new(Transport::Tcp));
-    for bad in [&b"hello"[..], b"#", b"##", b"#XYZW#1", b"#QQ#", b"#I#x;y;z"] {
-        assert!(
-            matches!(s.decode(bad), Err(DecodeError::Reject(_))),
-            "{:?}",
-            String::from_utf8_lossy(bad)
-        );
-    }
+    testing::assert_all_rejected(
+        &mut s,
+        &[b"hello", b"#", b"##", b"#XYZW#1", b"#QQ#", b"#I#x;y;z"],
+    );
 }
 
+// Arbitrary bytes are covered for every protocol by `protocol::tests`; this shapes the input
+// like Wialon packets so that it gets past the first checks.
 proptest! {
-    #[test]
-    fn frame_never_claims_more_than_given(buf in proptest::collection::vec(any::<u8>(), 0..200)) {
-        let s = WialonSession::new(&SessionConfig::new(Transport::Tcp));
-        match s.frame(&buf) {
-            Ok(cut) => {
-                prop_assert!(cut.start <= cut.end);
-                prop_assert!(cut.end <= cut.consumed);
-                prop_assert!(cut.consumed <= buf.len());
-                prop_assert!(cut.consumed > 0);
-            }
-            Err(FrameError::Reject { skip, .. }) => prop_assert!(skip >= 1 && skip <= buf.len()),
-            Err(_) => {}
-        }
-    }
-
-    #[test]
-    fn decode_never_panics(buf in proptest::collection::vec(any::<u8>(), 0..200)) {
-        let mut s = WialonSession::new(&SessionConfig::new(Transport::Udp));
-        let _ = s.decode(&buf);
-    }
-
     #[test]
     fn packet_like_input_never_panics(
         kind in "(L|SD|D|B|M|I|P)",

@@ -42,6 +42,17 @@ pub enum Transport {
     Http,
 }
 
+impl Transport {
+    /// The transport's name in logs and in `trackd serve --ready-file`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+            Transport::Http => "http",
+        }
+    }
+}
+
 /// Settings a session is created with.
 #[derive(Clone, Debug)]
 pub struct SessionConfig {

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod ready;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -29,11 +29,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the server: the HTTP API (and, as they land, the device listeners).
+    /// Run the server: the HTTP API, the device listeners and the ingest writer.
     Serve {
         /// Address of the HTTP API (port 0 picks a free one).
         #[arg(long, env = "TRACKD_HTTP_LISTEN")]
         listen: Option<std::net::SocketAddr>,
+        /// Once the API and every device listener are bound, write their addresses to this
+        /// file as JSON (for supervisors and tests that use port 0).
+        #[arg(long, env = "TRACKD_READY_FILE")]
+        ready_file: Option<PathBuf>,
     },
     /// Manage users.
     #[command(subcommand)]
@@ -122,6 +126,9 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_env("TRACKD_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        // Colour codes are for people at a terminal; in a log file or a pipe they are noise
+        // that every reader has to strip.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let cli = Cli::parse();
     let mut config = match &cli.config {
@@ -135,11 +142,11 @@ async fn main() -> anyhow::Result<()> {
         config.data_dir = dir;
     }
 
-    if let Command::Serve { listen } = cli.command {
+    if let Command::Serve { listen, ready_file } = cli.command {
         if let Some(listen) = listen {
             config.http.listen = listen;
         }
-        return serve(config).await;
+        return serve(config, ready_file).await;
     }
 
     let out = administer(cli.command, &config).await?;
@@ -201,14 +208,23 @@ async fn administer(command: Command, config: &Config) -> anyhow::Result<String>
     })
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
+    if let Some(path) = &ready_file {
+        // A file left by an earlier run must not announce this one before it is ready.
+        trackd::ready::remove(path)?;
+    }
     let store = trackd::open_store(&config).await?;
     let first_user = store.users().await?.is_empty();
     let server = Server::start(config.clone(), store).await?;
     tracing::info!(database = %trackd::redact(&config.database_url()), "storage ready");
     tracing::info!("HTTP API listening on http://{}/v2/", server.http_addr);
     for l in &server.listeners {
-        tracing::info!(protocol = l.protocol.key(), transport = ?l.transport, "devices listening on {}", l.addr);
+        tracing::info!(
+            protocol = l.protocol.key(),
+            transport = l.transport.key(),
+            "devices listening on {}",
+            l.addr
+        );
     }
     if first_user {
         tracing::info!(
@@ -216,9 +232,26 @@ async fn serve(config: Config) -> anyhow::Result<()> {
              (same --database/--data-dir), then POST /v2/user/auth"
         );
     }
+    if let Some(path) = &ready_file {
+        let contents = trackd::ready::contents(&server, std::process::id());
+        if let Err(e) = trackd::ready::write(path, &contents) {
+            // Whoever waits for the file would wait forever: better to stop and say why.
+            if let Err(stop) = server.stop().await {
+                tracing::warn!(error = %stop, "stopping after the ready file failed");
+            }
+            return Err(e);
+        }
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
-    server.stop().await
+    let stopped = server.stop().await;
+    if let Some(path) = &ready_file {
+        // Stopped means no longer ready; a failure to remove the file is only worth a warning.
+        if let Err(e) = trackd::ready::remove(path) {
+            tracing::warn!(error = %e, "could not remove the ready file");
+        }
+    }
+    stopped
 }
 
 async fn shutdown_signal() {

@@ -117,35 +117,63 @@ async fn writer(
             Metrics::dec(&metrics.ingest_queue_depth);
         }
         points.clear();
+        let mut sizes = Vec::with_capacity(batch.len());
         for s in &mut batch {
+            sizes.push(s.points.len());
             points.append(&mut s.points);
         }
         let started = Instant::now();
         let result = commit(store.as_ref(), &points).await;
-        let elapsed = started.elapsed();
-        Metrics::inc(&metrics.commits_total);
-        Metrics::add(
-            &metrics.commit_latency_us_total,
-            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-        );
-        let answer = match result {
-            Ok(new) => {
-                Metrics::add(&metrics.points_total, new);
-                Metrics::add(
-                    &metrics.duplicate_points_total,
-                    (points.len() as u64).saturating_sub(new),
-                );
-                Ok(())
+        record(&metrics, started, &result, points.len());
+        match result {
+            Err(StoreError::Invalid(_) | StoreError::Database(_)) if batch.len() > 1 => {
+                // One device's bad data must not keep every other device of the batch
+                // unacknowledged forever: commit each submission alone, so only the culprit
+                // fails. The failed batch was rolled back whole, so nothing is stored twice.
+                let mut offset = 0;
+                for (s, size) in batch.drain(..).zip(&sizes) {
+                    let own = points.get(offset..offset + size).unwrap_or_default();
+                    offset += size;
+                    let started = Instant::now();
+                    let alone = commit(store.as_ref(), own).await;
+                    record(&metrics, started, &alone, own.len());
+                    let _ = s.done.send(
+                        alone
+                            .map(|_| ())
+                            .map_err(|e| IngestError::Commit(e.to_string())),
+                    );
+                }
+                continue;
             }
-            Err(e) => {
-                Metrics::inc(&metrics.commit_errors_total);
-                tracing::warn!(error = %e, points = points.len(), "ingest commit failed; devices will resend");
-                Err(IngestError::Commit(e.to_string()))
-            }
-        };
+            _ => {}
+        }
+        let answer = result
+            .map(|_| ())
+            .map_err(|e| IngestError::Commit(e.to_string()));
         for s in batch.drain(..) {
             // A connection that went away no longer waits for its answer: nothing to do.
             let _ = s.done.send(answer.clone());
+        }
+    }
+}
+
+fn record(metrics: &Metrics, started: Instant, result: &Result<u64, StoreError>, points: usize) {
+    Metrics::inc(&metrics.commits_total);
+    Metrics::add(
+        &metrics.commit_latency_us_total,
+        u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+    );
+    match result {
+        Ok(new) => {
+            Metrics::add(&metrics.points_total, *new);
+            Metrics::add(
+                &metrics.duplicate_points_total,
+                (points as u64).saturating_sub(*new),
+            );
+        }
+        Err(e) => {
+            Metrics::inc(&metrics.commit_errors_total);
+            tracing::warn!(error = %e, points, "ingest commit failed; devices will resend");
         }
     }
 }

@@ -23,6 +23,37 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a statement waits for another process's write lock (e.g. the admin CLI).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Removes our `synchronous` parameter from a URL (sqlx does not know it) and parses it.
+fn take_synchronous(url: &str) -> Result<(String, SqliteSynchronous)> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), SqliteSynchronous::Full));
+    };
+    let mut mode = SqliteSynchronous::Full;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("synchronous", v)) => {
+                mode = match v.to_ascii_lowercase().as_str() {
+                    "full" => SqliteSynchronous::Full,
+                    "normal" => SqliteSynchronous::Normal,
+                    other => {
+                        return Err(StoreError::Database(format!(
+                            "synchronous={other}: use full or normal"
+                        )))
+                    }
+                }
+            }
+            _ => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, mode))
+}
+
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
@@ -31,7 +62,14 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens a database by `sqlite:` URL or plain path, creating the file if missing, and
     /// applies the migrations. `sqlite::memory:` is a private in-memory database.
+    ///
+    /// `?synchronous=normal` (or `full`, the default) chooses how commits reach the disk.
+    /// FULL syncs the WAL on every commit, so what a device was acknowledged for survives a
+    /// power cut; NORMAL survives a crash of trackd but may lose the last commits to a power
+    /// cut, for more throughput. Group commit makes each sync cover many devices.
     pub async fn open(url: &str) -> Result<Self> {
+        let (url, synchronous) = take_synchronous(url)?;
+        let url = url.as_str();
         let options = if url.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Database(format!("database URL '{url}': {e}")))?
@@ -39,14 +77,13 @@ impl SqliteStore {
             SqliteConnectOptions::new().filename(url)
         };
         let memory = url.contains(":memory:") || url.contains("mode=memory");
-        Self::open_with(options, memory).await
+        Self::open_with(options.synchronous(synchronous), memory).await
     }
 
     async fn open_with(options: SqliteConnectOptions, memory: bool) -> Result<Self> {
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
         let writer = SqlitePoolOptions::new()
@@ -109,6 +146,22 @@ impl_store!(SqliteStore, Sqlite);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn synchronous_parameter_is_ours() {
+        let (url, mode) =
+            take_synchronous("sqlite://x.db?mode=rwc&synchronous=normal").expect("parse");
+        assert_eq!(
+            (url.as_str(), mode),
+            ("sqlite://x.db?mode=rwc", SqliteSynchronous::Normal)
+        );
+        let (url, mode) = take_synchronous("sqlite://x.db").expect("parse");
+        assert_eq!(
+            (url.as_str(), mode),
+            ("sqlite://x.db", SqliteSynchronous::Full)
+        );
+        assert!(take_synchronous("sqlite://x.db?synchronous=off").is_err());
+    }
 
     /// The shared SQL relies on sqlx-sqlite binding `$n` by number, not by order of appearance.
     #[tokio::test]

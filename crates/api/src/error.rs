@@ -236,6 +236,9 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(Conflict::TagBinding) => {
                 ApiError::invalid_param("tag_bindings", "tags and ordinals must be unique")
             }
+            // The API checks both before writing; these answer a concurrent write that won.
+            StoreError::Conflict(Conflict::SensorInput) => ApiError::new(232),
+            StoreError::Conflict(Conflict::SensorType) => ApiError::new(270),
             StoreError::NotFound => ApiError::new(201),
             StoreError::DeviceLimit => ApiError::new(221),
             StoreError::ActivationCode => ApiError::new(227),

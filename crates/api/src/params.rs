@@ -85,73 +85,9 @@ fn form_pairs(text: &str) -> Map<String, Value> {
         .collect()
 }
 
-/// Conversions from a parameter's raw value; `Err` carries the message for `errors`.
-pub fn as_int(v: &Value) -> Result<i64, &'static str> {
-    match v {
-        Value::Number(n) => n.as_i64().ok_or("must be an integer"),
-        Value::String(s) => s.trim().parse().map_err(|_| "must be an integer"),
-        _ => Err("must be an integer"),
-    }
-}
-
-pub fn as_float(v: &Value) -> Result<f64, &'static str> {
-    let f = match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok(),
-        _ => None,
-    };
-    f.filter(|f| f.is_finite()).ok_or("must be a number")
-}
-
-pub fn as_bool(v: &Value) -> Result<bool, &'static str> {
-    match v {
-        Value::Bool(b) => Ok(*b),
-        Value::String(s) => match s.trim() {
-            "true" | "1" => Ok(true),
-            "false" | "0" => Ok(false),
-            _ => Err("must be a boolean"),
-        },
-        Value::Number(n) => match n.as_i64() {
-            Some(1) => Ok(true),
-            Some(0) => Ok(false),
-            _ => Err("must be a boolean"),
-        },
-        _ => Err("must be a boolean"),
-    }
-}
-
-pub fn as_string(v: &Value) -> Result<String, &'static str> {
-    match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        _ => Err("must be a string"),
-    }
-}
-
-/// An array, or a string holding a JSON array.
-pub fn as_array(v: &Value) -> Result<Vec<Value>, &'static str> {
-    match v {
-        Value::Array(a) => Ok(a.clone()),
-        Value::String(s) => match serde_json::from_str::<Value>(s) {
-            Ok(Value::Array(a)) => Ok(a),
-            _ => Err("must be an array"),
-        },
-        _ => Err("must be an array"),
-    }
-}
-
-/// An object, or a string holding a JSON object.
-pub fn as_object(v: &Value) -> Result<Map<String, Value>, &'static str> {
-    match v {
-        Value::Object(o) => Ok(o.clone()),
-        Value::String(s) => match serde_json::from_str::<Value>(s) {
-            Ok(Value::Object(o)) => Ok(o),
-            _ => Err("must be an object"),
-        },
-        _ => Err("must be an object"),
-    }
-}
+/// Conversions from a parameter's raw value; `Err` carries the message for `errors`. They live in
+/// core because objects nested in parameters (a sensor, a calibration table) are read alike.
+pub use trackd_core::lenient::{as_array, as_bool, as_float, as_int, as_object, as_string};
 
 /// Reads parameters, remembering each problem; [`Check::done`] turns them into error 7.
 /// Required readers return a default value when the parameter is bad, so a handler reads all

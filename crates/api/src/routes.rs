@@ -70,6 +70,16 @@ static ROUTES: &[Route] = routes![
     "tracker/tags/set" => User + TrackerUpdate => tracker::tags::set,
     "tracker/list_models" => User => tracker::models::list_models,
 
+    "tracker/sensor/list" => User => tracker::sensor::list,
+    "tracker/sensor/batch_list" => User => tracker::sensor::batch_list,
+    "tracker/sensor/create" => User + TrackerUpdate => tracker::sensor::create,
+    "tracker/sensor/update" => User + TrackerUpdate => tracker::sensor::update,
+    "tracker/sensor/delete" => User + TrackerUpdate => tracker::sensor::delete,
+    "tracker/sensor/batch_copy" => User + TrackerUpdate => tracker::sensor::batch_copy,
+    "tracker/sensor/input_name/list" => User => tracker::sensor::input_name_list,
+    "tracker/sensor/calibration_data/read" => User => tracker::sensor::calibration::read,
+    "tracker/sensor/calibration_data/update" => User + TrackerUpdate => tracker::sensor::calibration::update,
+
     "tracker/group/list" => User => tracker::group::list,
     "tracker/group/create" => User + Admin => tracker::group::create,
     "tracker/group/update" => User + Admin => tracker::group::update,

@@ -8,6 +8,11 @@ pub enum Conflict {
     Phone,
     /// A tag binding ordinal or tag used twice on one tracker.
     TagBinding,
+    /// A metering sensor's input name or a discrete sensor's input number used twice on one
+    /// tracker.
+    SensorInput,
+    /// A second ignition or virtual ignition sensor on one tracker.
+    SensorType,
 }
 
 impl fmt::Display for Conflict {
@@ -17,6 +22,8 @@ impl fmt::Display for Conflict {
             Conflict::DeviceId => "device ID",
             Conflict::Phone => "phone number",
             Conflict::TagBinding => "tag binding",
+            Conflict::SensorInput => "sensor input",
+            Conflict::SensorType => "sensor type",
         })
     }
 }

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use trackd_core::account::{NewUser, Session, SessionKind, User};
 use trackd_core::point::Point;
+use trackd_core::sensor::{CalibrationPoint, Sensor, SensorDef, SensorId};
 use trackd_core::tracker::{
     ActivationCode, Bundle, Group, NewTracker, Replacement, Tag, TagBinding, Tracker,
 };
@@ -150,6 +151,43 @@ pub trait Points: Send + Sync {
     async fn count_points(&self, tracker: TrackerId) -> Result<u64>;
 }
 
+/// Sensors of trackers. The store keeps what it is given: the per-tracker rules (an input in
+/// use, too many of a type) are the API's to check, except those two concurrent writes could
+/// both pass, which the schema holds: `Conflict(SensorInput)` for a metering sensor's input
+/// name or a discrete sensor's input number taken on the tracker, `Conflict(SensorType)` for a
+/// second ignition or virtual ignition. `NotFound` when the sensor is not the tracker's (or,
+/// on create and copy, the tracker does not exist).
+#[async_trait]
+pub trait Sensors: Send + Sync {
+    /// A tracker's sensors, oldest first.
+    async fn sensors(&self, tracker: TrackerId) -> Result<Vec<Sensor>>;
+    /// The sensors of several trackers, by tracker and then oldest first.
+    async fn sensors_of(&self, trackers: &[TrackerId]) -> Result<Vec<Sensor>>;
+    async fn sensor(&self, tracker: TrackerId, id: SensorId) -> Result<Option<Sensor>>;
+    /// Adds a sensor without calibration; returns its ID.
+    async fn create_sensor(&self, tracker: TrackerId, def: &SensorDef) -> Result<SensorId>;
+    /// Replaces the definition; the calibration table stays.
+    async fn update_sensor(&self, tracker: TrackerId, id: SensorId, def: &SensorDef) -> Result<()>;
+    async fn delete_sensor(&self, tracker: TrackerId, id: SensorId) -> Result<()>;
+    /// The calibration table, sorted by `in`; `None` if there is no such sensor.
+    async fn calibration(
+        &self,
+        tracker: TrackerId,
+        id: SensorId,
+    ) -> Result<Option<Vec<CalibrationPoint>>>;
+    /// Replaces the calibration table (`points` sorted by `in`, as
+    /// `trackd_core::sensor::parse_calibration` returns them).
+    async fn set_calibration(
+        &self,
+        tracker: TrackerId,
+        id: SensorId,
+        points: &[CalibrationPoint],
+    ) -> Result<()>;
+    /// Replaces the sensors of each of `to` with copies of `from`'s (calibration included),
+    /// all in one transaction.
+    async fn copy_sensors(&self, from: TrackerId, to: &[TrackerId]) -> Result<()>;
+}
+
 /// Everything trackd stores.
-pub trait Store: Users + Trackers + Points {}
-impl<T: Users + Trackers + Points> Store for T {}
+pub trait Store: Users + Trackers + Points + Sensors {}
+impl<T: Users + Trackers + Points + Sensors> Store for T {}

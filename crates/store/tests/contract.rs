@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::json;
 use trackd_core::account::{NewUser, Session, SessionKind};
 use trackd_core::point::{GsmCell, Point, Position};
+use trackd_core::sensor::{CalibrationPoint, Sensor, SensorDef, SensorId};
 use trackd_core::tracker::{ActivationCode, Bundle, NewTracker, Replacement, TagBinding, Tracker};
 use trackd_core::{GroupId, Right, Rights, TagId, TrackerId, UserId};
 use trackd_store::testing::{fresh_database, PgTestDb};
@@ -101,6 +102,13 @@ contract!(
     points_latest_by_time,
     points_count_and_isolation,
     points_large_batch,
+    sensors_round_trip,
+    sensors_update_and_delete,
+    sensors_scoped_to_tracker,
+    sensor_conflicts,
+    sensors_of_several_trackers,
+    sensor_calibration,
+    sensors_copied,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1322,6 +1330,298 @@ async fn points_large_batch(s: &dyn Store) {
         (0..100).map(|i| NOW + i * 10_000).collect::<Vec<_>>()
     );
     assert_eq!(seventh[99], full_point(7, NOW + 990_000));
+}
+
+// ---------------------------------------------------------------------------------------
+// Sensors
+
+fn sensor_def(v: serde_json::Value) -> SensorDef {
+    let serde_json::Value::Object(obj) = v else {
+        panic!("sensor must be an object")
+    };
+    SensorDef::parse(&obj, "sensor").expect("valid sensor")
+}
+
+/// One sensor of each kind, with every optional part set.
+fn three_sensors() -> Vec<SensorDef> {
+    vec![
+        sensor_def(
+            json!({"type": "metering", "sensor_type": "fuel", "name": "Main tank",
+            "input_name": "lls_level_1", "divider": 0.5, "accuracy": 0.25, "units": "l",
+            "units_type": "litre", "group_type": "sum",
+            "parameters": {"parent_ids": [1, 2], "volume": 80.5, "min": 0, "max": 4095,
+                "max_lowering_by_time": 12.5, "max_lowering_by_mileage": 3.0,
+                "ignore_drains_in_move": true, "ignore_refuels_in_move": false,
+                "refuel_gap_minutes": 7, "custom_field_name": false}}),
+        ),
+        sensor_def(
+            json!({"type": "discrete", "sensor_type": "ignition", "name": "Ignition",
+            "input_number": 1}),
+        ),
+        sensor_def(
+            json!({"type": "virtual", "sensor_type": "virtual_ignition", "name": "By voltage",
+            "input_name": "board_voltage", "custom_field_name": true,
+            "parameters": {"calc_method": "in_range", "range_from": 13.4, "range_to": 30,
+                "value_titles": [{"value": "0", "title": "Off"}, {"value": "1", "title": "On"}]}}),
+        ),
+    ]
+}
+
+fn points(table: &[(f64, f64)]) -> Vec<CalibrationPoint> {
+    table
+        .iter()
+        .map(|&(input, output)| CalibrationPoint { input, output })
+        .collect()
+}
+
+async fn create_all(s: &dyn Store, t: TrackerId, defs: &[SensorDef]) -> Vec<Sensor> {
+    let mut out = Vec::new();
+    for def in defs {
+        let id = s.create_sensor(t, def).await.unwrap();
+        out.push(Sensor {
+            id,
+            tracker_id: t,
+            def: def.clone(),
+            calibration: Vec::new(),
+        });
+    }
+    out
+}
+
+async fn sensors_round_trip(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let t = tracker(s, a, "1").await.id;
+    assert!(s.sensors(t).await.unwrap().is_empty());
+    let created = create_all(s, t, &three_sensors()).await;
+    assert!(created.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(s.sensors(t).await.unwrap(), created);
+    assert_eq!(
+        s.sensor(t, created[2].id).await.unwrap().as_ref(),
+        Some(&created[2])
+    );
+    // Minimal sensors: no parameters, no group type, no custom_field_name.
+    let bare = vec![
+        sensor_def(
+            json!({"type": "metering", "sensor_type": "custom", "name": "",
+            "input_name": "analog_1"}),
+        ),
+        sensor_def(
+            json!({"type": "virtual", "sensor_type": "state", "name": "Raw",
+            "input_name": "analog_1"}),
+        ),
+    ];
+    let t2 = tracker(s, a, "2").await.id;
+    let bare = create_all(s, t2, &bare).await;
+    assert_eq!(s.sensors(t2).await.unwrap(), bare);
+    // A tracker that does not exist.
+    assert!(matches!(
+        s.create_sensor(TrackerId(t2.0 + 100), &bare[0].def).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn sensors_update_and_delete(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let t = tracker(s, a, "1").await.id;
+    let defs = three_sensors();
+    let created = create_all(s, t, &defs).await;
+    let table = points(&[(0.0, 0.0), (0.7, 60.0)]);
+    s.set_calibration(t, created[0].id, &table).await.unwrap();
+
+    // An update replaces the definition, even with another kind, and keeps the calibration.
+    let new_def = sensor_def(json!({"type": "metering", "sensor_type": "temperature",
+        "name": "Coolant", "input_name": "can_coolant_t", "units_type": "celsius"}));
+    s.update_sensor(t, created[0].id, &new_def).await.unwrap();
+    let state = sensor_def(
+        json!({"type": "virtual", "sensor_type": "state", "name": "Bit",
+        "input_name": "input_status", "parameters": {"calc_method": "bit_index", "bit_index": 3}}),
+    );
+    s.update_sensor(t, created[1].id, &state).await.unwrap();
+    let read = s.sensors(t).await.unwrap();
+    assert_eq!(read[0].def, new_def);
+    assert_eq!(read[0].calibration, table);
+    assert_eq!(read[1].def, state);
+    assert_eq!(read[2], created[2]);
+
+    s.delete_sensor(t, created[1].id).await.unwrap();
+    let ids: Vec<SensorId> = s.sensors(t).await.unwrap().iter().map(|x| x.id).collect();
+    assert_eq!(ids, vec![created[0].id, created[2].id]);
+    let gone = created[1].id;
+    assert!(matches!(
+        s.delete_sensor(t, gone).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.update_sensor(t, gone, &new_def).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.set_calibration(t, gone, &table).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(s.sensor(t, gone).await.unwrap(), None);
+    assert_eq!(s.calibration(t, gone).await.unwrap(), None);
+}
+
+async fn sensors_scoped_to_tracker(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let t1 = tracker(s, a, "1").await.id;
+    let t2 = tracker(s, a, "2").await.id;
+    let created = create_all(s, t1, &three_sensors()).await;
+    let id = created[0].id;
+    // Another tracker's sensor is not found by this one's ID.
+    assert_eq!(s.sensor(t2, id).await.unwrap(), None);
+    assert_eq!(s.calibration(t2, id).await.unwrap(), None);
+    assert!(matches!(
+        s.update_sensor(t2, id, &created[0].def).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.delete_sensor(t2, id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.set_calibration(t2, id, &[]).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(s.sensors(t2).await.unwrap().is_empty());
+    assert_eq!(s.sensors(t1).await.unwrap(), created);
+}
+
+async fn sensor_conflicts(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let t = tracker(s, a, "1").await.id;
+    let created = create_all(s, t, &three_sensors()).await;
+    let conflict = |r: trackd_store::Result<SensorId>, c: Conflict| {
+        assert!(matches!(r, Err(StoreError::Conflict(x)) if x == c), "{r:?}");
+    };
+    // The metering sensor's input, the discrete sensor's input number, a second ignition and
+    // a second virtual ignition.
+    let same_input = sensor_def(json!({"type": "metering", "sensor_type": "temperature",
+        "name": "t", "input_name": "lls_level_1"}));
+    conflict(s.create_sensor(t, &same_input).await, Conflict::SensorInput);
+    let same_number = sensor_def(json!({"type": "discrete", "sensor_type": "door",
+        "name": "d", "input_number": 1}));
+    conflict(
+        s.create_sensor(t, &same_number).await,
+        Conflict::SensorInput,
+    );
+    let ignition = sensor_def(json!({"type": "discrete", "sensor_type": "ignition",
+        "name": "i", "input_number": 2}));
+    conflict(s.create_sensor(t, &ignition).await, Conflict::SensorType);
+    let virtual_ignition = sensor_def(json!({"type": "virtual", "sensor_type": "virtual_ignition",
+        "name": "v", "input_name": "analog_2"}));
+    conflict(
+        s.create_sensor(t, &virtual_ignition).await,
+        Conflict::SensorType,
+    );
+    // An update into a taken input conflicts too, and changes nothing.
+    let other = s
+        .create_sensor(
+            t,
+            &sensor_def(
+                json!({"type": "metering", "sensor_type": "fuel", "name": "f",
+                "input_name": "lls_level_2"}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.update_sensor(t, other, &same_input).await,
+        Err(StoreError::Conflict(Conflict::SensorInput))
+    ));
+    assert_eq!(s.sensors(t).await.unwrap().len(), 4);
+    // What is allowed: virtual sensors on a taken input, composite sensors side by side, the
+    // same input on another tracker.
+    let virtual_state = sensor_def(json!({"type": "virtual", "sensor_type": "state",
+        "name": "v", "input_name": "lls_level_1"}));
+    s.create_sensor(t, &virtual_state).await.unwrap();
+    s.create_sensor(t, &virtual_state).await.unwrap();
+    let composite = sensor_def(json!({"type": "metering", "sensor_type": "fuel",
+        "name": "c", "input_name": "composite", "parameters": {"parent_ids": [1]}}));
+    s.create_sensor(t, &composite).await.unwrap();
+    s.create_sensor(t, &composite).await.unwrap();
+    let t2 = tracker(s, a, "2").await.id;
+    for def in three_sensors() {
+        s.create_sensor(t2, &def).await.unwrap();
+    }
+    // A sensor's own input is not a conflict with itself.
+    s.update_sensor(t, created[0].id, &created[0].def)
+        .await
+        .unwrap();
+}
+
+async fn sensors_of_several_trackers(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let t1 = tracker(s, a, "1").await.id;
+    let t2 = tracker(s, a, "2").await.id;
+    let t3 = tracker(s, a, "3").await.id;
+    let defs = three_sensors();
+    let on_2 = create_all(s, t2, &defs[..1]).await;
+    let on_1 = create_all(s, t1, &defs).await;
+    let mut expected = on_1.clone();
+    expected.extend(on_2.clone());
+    assert_eq!(s.sensors_of(&[t2, t3, t1]).await.unwrap(), expected);
+    assert_eq!(s.sensors_of(&[t2]).await.unwrap(), on_2);
+    assert!(s.sensors_of(&[]).await.unwrap().is_empty());
+    assert!(s.sensors_of(&[t3]).await.unwrap().is_empty());
+    // More trackers than one IN list takes.
+    let many: Vec<TrackerId> = (0..1200)
+        .map(|i| TrackerId(t3.0 + 1 + i))
+        .chain([t1])
+        .collect();
+    assert_eq!(s.sensors_of(&many).await.unwrap(), on_1);
+}
+
+async fn sensor_calibration(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let t = tracker(s, a, "1").await.id;
+    let id = create_all(s, t, &three_sensors()).await[0].id;
+    assert_eq!(s.calibration(t, id).await.unwrap(), Some(Vec::new()));
+    let table = points(&[(-1.5, 0.0), (0.0, 0.25), (0.7, 60.0), (1e6, 1e-3)]);
+    s.set_calibration(t, id, &table).await.unwrap();
+    assert_eq!(s.calibration(t, id).await.unwrap(), Some(table.clone()));
+    assert_eq!(s.sensor(t, id).await.unwrap().unwrap().calibration, table);
+    s.set_calibration(t, id, &[]).await.unwrap();
+    assert_eq!(s.calibration(t, id).await.unwrap(), Some(Vec::new()));
+}
+
+async fn sensors_copied(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let base = tracker(s, a, "1").await.id;
+    let t2 = tracker(s, a, "2").await.id;
+    let t3 = tracker(s, a, "3").await.id;
+    let untouched = tracker(s, a, "4").await.id;
+    let originals = create_all(s, base, &three_sensors()).await;
+    let table = points(&[(0.0, 0.0), (1.0, 50.0)]);
+    s.set_calibration(base, originals[0].id, &table)
+        .await
+        .unwrap();
+    let old = create_all(s, t2, &three_sensors()[1..2]).await;
+    let kept = create_all(s, untouched, &three_sensors()[..1]).await;
+
+    // The base in the list is left as it is.
+    s.copy_sensors(base, &[t2, t3, base]).await.unwrap();
+    let source = s.sensors(base).await.unwrap();
+    assert_eq!(source.len(), 3);
+    assert_eq!(source[0].calibration, table);
+    for target in [t2, t3] {
+        let copies = s.sensors(target).await.unwrap();
+        let defs: Vec<&SensorDef> = copies.iter().map(|c| &c.def).collect();
+        let expected: Vec<&SensorDef> = source.iter().map(|c| &c.def).collect();
+        assert_eq!(defs, expected);
+        assert_eq!(copies[0].calibration, table);
+        assert!(copies.iter().all(|c| c.tracker_id == target));
+        assert!(copies.iter().all(|c| source.iter().all(|o| o.id != c.id)));
+    }
+    assert_eq!(s.sensor(t2, old[0].id).await.unwrap(), None);
+    assert_eq!(s.sensors(untouched).await.unwrap(), kept);
+    // Copying a tracker without sensors empties the targets.
+    s.copy_sensors(untouched, &[]).await.unwrap();
+    s.copy_sensors(t3, &[]).await.unwrap();
+    let empty = tracker(s, a, "5").await.id;
+    s.copy_sensors(empty, &[t2]).await.unwrap();
+    assert!(s.sensors(t2).await.unwrap().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ pub(crate) mod store_impl;
 
 pub(crate) use rows::{
     activation_code_from_row, binding_from_row, bundle_from_row, group_from_row, point_from_row,
-    session_from_row, tag_from_row, tracker_from_row, user_from_row,
+    sensor_from_row, session_from_row, tag_from_row, tracker_from_row, user_from_row,
 };
 pub(crate) use store_impl::impl_store;
 
@@ -39,6 +39,11 @@ macro_rules! migrations {
                 version: 2,
                 name: "points",
                 sql: include_str!(concat!("../../migrations/", $backend, "/0002_points.sql")),
+            },
+            Migration {
+                version: 3,
+                name: "sensors",
+                sql: include_str!(concat!("../../migrations/", $backend, "/0003_sensors.sql")),
             },
         ]
     };
@@ -191,7 +196,11 @@ impl From<sqlx::Error> for StoreError {
 /// Which unique value a violated constraint guards. PostgreSQL names the index; SQLite names
 /// the columns (`sources.device_id`), so both spellings contain the words matched here.
 fn conflict_of(what: &str) -> Option<Conflict> {
-    if what.contains("tag_bindings") {
+    if what.contains("input_name") || what.contains("input_number") {
+        Some(Conflict::SensorInput)
+    } else if what.contains("sensor_type") || what.contains("sensors_one_ignition") {
+        Some(Conflict::SensorType)
+    } else if what.contains("tag_bindings") {
         Some(Conflict::TagBinding)
     } else if what.contains("device_id") {
         Some(Conflict::DeviceId)
@@ -288,6 +297,22 @@ mod tests {
         );
         assert_eq!(conflict_of("users_login"), Some(Conflict::Login));
         assert_eq!(conflict_of("sessions_pkey"), None);
+        assert_eq!(
+            conflict_of("sensors_metering_input_name"),
+            Some(Conflict::SensorInput)
+        );
+        assert_eq!(
+            conflict_of("UNIQUE constraint failed: sensors.tracker_id, sensors.input_number"),
+            Some(Conflict::SensorInput)
+        );
+        assert_eq!(
+            conflict_of("sensors_one_ignition"),
+            Some(Conflict::SensorType)
+        );
+        assert_eq!(
+            conflict_of("UNIQUE constraint failed: sensors.tracker_id, sensors.sensor_type"),
+            Some(Conflict::SensorType)
+        );
     }
 
     #[test]

@@ -5,6 +5,10 @@ use serde_json::{Map, Value};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use trackd_core::account::{Session, SessionKind, User};
 use trackd_core::point::{GsmCell, Point, Position};
+use trackd_core::sensor::{
+    Discrete, DiscreteType, GroupType, Kind, Metering, MeteringType, Sensor, SensorDef, SensorId,
+    SensorKind, Virtual, VirtualType,
+};
 use trackd_core::tracker::{ActivationCode, Bundle, Group, Source, Tag, TagBinding, Tracker};
 use trackd_core::{GroupId, Right, Rights, SourceId, TagId, TrackerId, UserId};
 
@@ -210,13 +214,76 @@ pub(crate) fn point_from_row(r: &impl Cols) -> Result<Point> {
         gsm_signal: r.opt_i32("gsm_signal")?,
         gsm_cell,
         hardware_key: r.opt_string("hardware_key")?,
-        io: serde_json::from_str::<Map<String, Value>>(&r.string("io")?).map_err(bad_json("io"))?,
+        io: serde_json::from_str::<Map<String, Value>>(&r.string("io")?)
+            .map_err(bad_json("points.io"))?,
         alarms: serde_json::from_str::<Vec<String>>(&r.string("alarms")?)
-            .map_err(bad_json("alarms"))?,
+            .map_err(bad_json("points.alarms"))?,
         buffered: r.bool("buffered")?,
     })
 }
 
 fn bad_json(col: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
-    move |e| StoreError::Database(format!("points.{col}: {e}"))
+    move |e| StoreError::Database(format!("{col}: {e}"))
+}
+
+fn optional_json<T: serde::de::DeserializeOwned>(
+    text: Option<&str>,
+    col: &'static str,
+) -> Result<Option<T>> {
+    text.map(serde_json::from_str)
+        .transpose()
+        .map_err(bad_json(col))
+}
+
+/// A row of `sensors`. The schema's checks keep each kind's columns set, so a missing one is
+/// a damaged row.
+pub(crate) fn sensor_from_row(r: &impl Cols) -> Result<Sensor> {
+    let id = r.i64("id")?;
+    let damaged = |what: &str| StoreError::Database(format!("sensor {id}: {what}"));
+    let kind = r.string("kind")?;
+    let sensor_type = r.string("sensor_type")?;
+    let bad_type = || damaged(&format!("sensor_type '{sensor_type}'"));
+    let input_name = || {
+        r.opt_string("input_name")?
+            .ok_or_else(|| damaged("no input_name"))
+    };
+    let parameters = r.opt_string("parameters")?;
+    let kind = match SensorKind::parse(&kind).ok_or_else(|| damaged(&format!("kind '{kind}'")))? {
+        SensorKind::Metering => Kind::Metering(Metering {
+            sensor_type: MeteringType::parse(&sensor_type).ok_or_else(bad_type)?,
+            input_name: input_name()?,
+            divider: r.f64("divider")?,
+            accuracy: r.f64("accuracy")?,
+            units: r.string("units")?,
+            units_type: r.string("units_type")?,
+            group_type: r
+                .opt_string("group_type")?
+                .map(|g| GroupType::parse(&g).ok_or_else(|| damaged(&format!("group_type '{g}'"))))
+                .transpose()?,
+            parameters: optional_json(parameters.as_deref(), "sensors.parameters")?,
+        }),
+        SensorKind::Discrete => {
+            let n = r.i64("input_number")?;
+            Kind::Discrete(Discrete {
+                sensor_type: DiscreteType::parse(&sensor_type).ok_or_else(bad_type)?,
+                input_number: u8::try_from(n).map_err(|_| damaged(&format!("input_number {n}")))?,
+            })
+        }
+        SensorKind::Virtual => Kind::Virtual(Virtual {
+            sensor_type: VirtualType::parse(&sensor_type).ok_or_else(bad_type)?,
+            input_name: input_name()?,
+            custom_field_name: r.opt_bool("custom_field_name")?,
+            parameters: optional_json(parameters.as_deref(), "sensors.parameters")?,
+        }),
+    };
+    Ok(Sensor {
+        id: SensorId(id),
+        tracker_id: TrackerId(r.i64("tracker_id")?),
+        def: SensorDef {
+            name: r.string("name")?,
+            kind,
+        },
+        calibration: serde_json::from_str(&r.string("calibration")?)
+            .map_err(bad_json("sensors.calibration"))?,
+    })
 }

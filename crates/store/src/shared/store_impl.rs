@@ -1,7 +1,7 @@
 //! The trait implementations, written once for both backends.
 //!
-//! `impl_store!(Store, Database)` expands to `impl Users`, `impl Trackers` and `impl Points`
-//! (and the migration runner) for a store type. The SQL is the dialect both SQLite and
+//! `impl_store!(Store, Database)` expands to `impl Users`, `impl Trackers`, `impl Points` and
+//! `impl Sensors` (and the migration runner) for a store type. The SQL is the dialect both SQLite and
 //! PostgreSQL speak: `$n` placeholders, `RETURNING`, `ON CONFLICT ... DO UPDATE` and
 //! `DO NOTHING`, `TRUE`/`FALSE`, `INSERT ... SELECT`.
 //! What differs lives in each backend as inherent methods the body calls:
@@ -45,6 +45,15 @@ macro_rules! point_columns {
 }
 pub(crate) use point_columns;
 
+/// The columns of a sensor's definition, in the order `bind_sensor` binds them.
+macro_rules! sensor_columns {
+    () => {
+        "kind, sensor_type, name, input_name, input_number, divider, accuracy, units, \
+         units_type, group_type, custom_field_name, parameters"
+    };
+}
+pub(crate) use sensor_columns;
+
 /// Parameters one statement may carry: SQLite's limit (PostgreSQL allows 65535).
 const MAX_PARAMS: usize = 32766;
 pub(crate) const POINT_COLUMNS: usize = super::column_count(point_columns!());
@@ -59,17 +68,18 @@ macro_rules! impl_store {
             use sqlx::Row as _;
             use trackd_core::account::{NewUser, Session, SessionKind, User};
             use trackd_core::point::Point;
+            use trackd_core::sensor::{CalibrationPoint, Kind, Sensor, SensorDef, SensorId};
             use trackd_core::tracker::{
                 ActivationCode, Bundle, Group, NewTracker, Replacement, Tag, TagBinding, Tracker,
             };
             use trackd_core::{GroupId, Rights, TagId, TrackerId, UserId};
 
             use $crate::shared::store_impl::{
-                point_columns, tracker_select, LOCK_MIGRATIONS, LOCK_REGISTRATION,
+                point_columns, sensor_columns, tracker_select, LOCK_MIGRATIONS, LOCK_REGISTRATION,
                 POINTS_PER_INSERT, POINT_COLUMNS,
             };
             use $crate::shared::{self, Migration, IN_CHUNK};
-            use $crate::traits::{Points, Registration, Trackers, Users};
+            use $crate::traits::{Points, Registration, Sensors, Trackers, Users};
             use $crate::{Result, StoreError};
 
             /// `NotFound` when a change touched no row.
@@ -125,6 +135,36 @@ macro_rules! impl_store {
                     .bind(io)
                     .bind(alarms)
                     .bind(p.buffered))
+            }
+
+            /// Binds a sensor definition in the order of `sensor_columns!`; what the kind
+            /// does not have is NULL.
+            fn bind_sensor<'q>(q: Query<'q>, def: &'q SensorDef) -> Result<Query<'q>> {
+                let json =
+                    |e: serde_json::Error| StoreError::Invalid(format!("sensor parameters: {e}"));
+                let (metering, input_number, custom_field_name, parameters) = match &def.kind {
+                    Kind::Metering(m) => {
+                        let p = m.parameters.as_ref().map(serde_json::to_string).transpose();
+                        (Some(m), None, None, p.map_err(json)?)
+                    }
+                    Kind::Discrete(d) => (None, Some(i64::from(d.input_number)), None, None),
+                    Kind::Virtual(v) => {
+                        let p = v.parameters.as_ref().map(serde_json::to_string).transpose();
+                        (None, None, v.custom_field_name, p.map_err(json)?)
+                    }
+                };
+                Ok(q.bind(def.kind_name().as_str())
+                    .bind(def.sensor_type())
+                    .bind(def.name.as_str())
+                    .bind(def.input_name())
+                    .bind(input_number)
+                    .bind(metering.map(|m| m.divider))
+                    .bind(metering.map(|m| m.accuracy))
+                    .bind(metering.map(|m| m.units.as_str()))
+                    .bind(metering.map(|m| m.units_type.as_str()))
+                    .bind(metering.and_then(|m| m.group_type).map(|g| g.as_str()))
+                    .bind(custom_field_name)
+                    .bind(parameters))
             }
 
             type DbRow = <$db as sqlx::Database>::Row;
@@ -1110,6 +1150,145 @@ macro_rules! impl_store {
                             .fetch_one(self.reader())
                             .await?;
                     Ok(u64::try_from(n).unwrap_or(0))
+                }
+            }
+
+            #[async_trait]
+            impl Sensors for $store {
+                async fn sensors(&self, tracker: TrackerId) -> Result<Vec<Sensor>> {
+                    self.all(
+                        sqlx::query("SELECT * FROM sensors WHERE tracker_id = $1 ORDER BY id")
+                            .bind(tracker.0),
+                        shared::sensor_from_row,
+                    )
+                    .await
+                }
+
+                async fn sensors_of(&self, trackers: &[TrackerId]) -> Result<Vec<Sensor>> {
+                    let ids: Vec<i64> = trackers.iter().map(|t| t.0).collect();
+                    let mut out = Vec::new();
+                    for chunk in ids.chunks(IN_CHUNK) {
+                        let sql = format!(
+                            "SELECT * FROM sensors WHERE tracker_id IN ({}) ORDER BY \
+                             tracker_id, id",
+                            shared::placeholders(1, chunk.len())
+                        );
+                        out.extend(
+                            self.all(bind_ids(sqlx::query(&sql), chunk), shared::sensor_from_row)
+                                .await?,
+                        );
+                    }
+                    out.sort_by_key(|s| (s.tracker_id, s.id));
+                    Ok(out)
+                }
+
+                async fn sensor(&self, tracker: TrackerId, id: SensorId) -> Result<Option<Sensor>> {
+                    self.optional(
+                        sqlx::query("SELECT * FROM sensors WHERE id = $1 AND tracker_id = $2")
+                            .bind(id.0)
+                            .bind(tracker.0),
+                        shared::sensor_from_row,
+                    )
+                    .await
+                }
+
+                async fn create_sensor(
+                    &self,
+                    tracker: TrackerId,
+                    def: &SensorDef,
+                ) -> Result<SensorId> {
+                    let sql = concat!(
+                        "INSERT INTO sensors (tracker_id, ",
+                        sensor_columns!(),
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                         RETURNING id"
+                    );
+                    let id: i64 = bind_sensor(sqlx::query(sql).bind(tracker.0), def)?
+                        .fetch_one(self.writer())
+                        .await?
+                        .try_get("id")?;
+                    Ok(SensorId(id))
+                }
+
+                async fn update_sensor(
+                    &self,
+                    tracker: TrackerId,
+                    id: SensorId,
+                    def: &SensorDef,
+                ) -> Result<()> {
+                    let sql = concat!(
+                        "UPDATE sensors SET (",
+                        sensor_columns!(),
+                        ") = ($3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) WHERE id = \
+                         $1 AND tracker_id = $2"
+                    );
+                    let q = sqlx::query(sql).bind(id.0).bind(tracker.0);
+                    let n = self.write(bind_sensor(q, def)?).await?;
+                    changed(n)
+                }
+
+                async fn delete_sensor(&self, tracker: TrackerId, id: SensorId) -> Result<()> {
+                    let n = self
+                        .write(
+                            sqlx::query("DELETE FROM sensors WHERE id = $1 AND tracker_id = $2")
+                                .bind(id.0)
+                                .bind(tracker.0),
+                        )
+                        .await?;
+                    changed(n)
+                }
+
+                async fn calibration(
+                    &self,
+                    tracker: TrackerId,
+                    id: SensorId,
+                ) -> Result<Option<Vec<CalibrationPoint>>> {
+                    Ok(self.sensor(tracker, id).await?.map(|s| s.calibration))
+                }
+
+                async fn set_calibration(
+                    &self,
+                    tracker: TrackerId,
+                    id: SensorId,
+                    points: &[CalibrationPoint],
+                ) -> Result<()> {
+                    let json = serde_json::to_string(points)
+                        .map_err(|e| StoreError::Invalid(format!("calibration: {e}")))?;
+                    let n = self
+                        .write(
+                            sqlx::query(
+                                "UPDATE sensors SET calibration = $3 WHERE id = $1 AND \
+                                 tracker_id = $2",
+                            )
+                            .bind(id.0)
+                            .bind(tracker.0)
+                            .bind(json),
+                        )
+                        .await?;
+                    changed(n)
+                }
+
+                async fn copy_sensors(&self, from: TrackerId, to: &[TrackerId]) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    for target in to.iter().filter(|t| **t != from) {
+                        sqlx::query("DELETE FROM sensors WHERE tracker_id = $1")
+                            .bind(target.0)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(concat!(
+                            "INSERT INTO sensors (tracker_id, ",
+                            sensor_columns!(),
+                            ", calibration) SELECT $1, ",
+                            sensor_columns!(),
+                            ", calibration FROM sensors WHERE tracker_id = $2 ORDER BY id"
+                        ))
+                        .bind(target.0)
+                        .bind(from.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
                 }
             }
         };

@@ -69,6 +69,11 @@ static ROUTES: &[Route] = routes![
     "tracker/settings/update" => User + TrackerUpdate => tracker::settings::update,
     "tracker/tags/set" => User + TrackerUpdate => tracker::tags::set,
     "tracker/list_models" => User => tracker::models::list_models,
+    "tracker/get_state" => User => tracker::state::get_state,
+    "tracker/get_states" => User => tracker::state::get_states,
+    "tracker/get_last_gps_point" => User => tracker::state::get_last_gps_point,
+    "tracker/get_inputs" => User => tracker::state::get_inputs,
+    "tracker/get_diagnostics" => User => tracker::state::get_diagnostics,
 
     "tracker/group/list" => User => tracker::group::list,
     "tracker/group/create" => User + Admin => tracker::group::create,

@@ -1,10 +1,12 @@
 //! `/tracker/*`: reading, listing, corrupting and deleting trackers, changing their phone.
+//! Live state (`get_state`, `get_inputs`, ...) is in `state`.
 //! Sub-resources live in the files named after them.
 
 pub mod group;
 pub mod models;
 pub mod register;
 pub mod settings;
+pub mod state;
 pub mod tags;
 
 use std::collections::HashSet;

@@ -17,6 +17,7 @@ pub mod response;
 pub mod routes;
 pub mod tag;
 pub mod time;
+pub mod track;
 pub mod tracker;
 pub mod user;
 

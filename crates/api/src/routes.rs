@@ -5,7 +5,7 @@ use std::pin::Pin;
 
 use trackd_core::Right;
 
-use crate::{api_key, plugin, tag, tracker, user, ApiError, Ctx, Reply};
+use crate::{api_key, plugin, tag, track, tracker, user, ApiError, Ctx, Reply};
 
 /// Who may make a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +74,9 @@ static ROUTES: &[Route] = routes![
     "tracker/get_last_gps_point" => User => tracker::state::get_last_gps_point,
     "tracker/get_inputs" => User => tracker::state::get_inputs,
     "tracker/get_diagnostics" => User => tracker::state::get_diagnostics,
+
+    "track/list" => User => track::list,
+    "track/read" => User => track::read,
 
     "tracker/group/list" => User => tracker::group::list,
     "tracker/group/create" => User + Admin => tracker::group::create,

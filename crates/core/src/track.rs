@@ -84,8 +84,10 @@ pub struct Trip {
 ///   from its first point to the next moving point (or its own last point at the end);
 /// - a gap of `parking_after` or more between two moving points is a parking too (the device
 ///   said nothing; it may have been switched off);
-/// - a trip runs from the last point of one parking (where the vehicle left) to the first
-///   point of the next (where it arrived); a run without a moving point is no trip.
+/// - a trip runs from where the vehicle left (the parking's last point, when it came within
+///   `parking_after` of the first moving one; else that first moving point, so a parked
+///   device's sparse reports do not start the trip early) to where it arrived (the first
+///   point of the next parking); a run without a moving point is no trip.
 ///
 /// With `split` false the whole period is one trip (when it has two points or more).
 pub fn trips(points: &[&Point], config: &StateConfig, split: bool) -> Vec<Trip> {
@@ -126,7 +128,10 @@ pub fn trips(points: &[&Point], config: &StateConfig, split: bool) -> Vec<Trip> 
             if has_moving {
                 out.push(trip(points, config, seg_start, i));
             }
-            seg_start = j;
+            let left_soon = points
+                .get(j + 1)
+                .is_some_and(|next| next.time - points[j].time < parking);
+            seg_start = if left_soon { j } else { j + 1 };
             has_moving = false;
         }
         i = j + 1;
@@ -384,6 +389,21 @@ mod tests {
         let t = &trips(&refs(&drift), &c, true)[0];
         let km = 2.0 * distance_km((50.0, 10.0), (50.0, 10.01));
         assert!((t.length_km - km).abs() < 1e-3, "{} vs {km}", t.length_km);
+    }
+
+    #[test]
+    fn a_trip_starts_when_moving_off_after_a_sparse_parking() {
+        let c = StateConfig::default();
+        let points = [
+            p(0, 10.0, 0.0),
+            p(20, 10.0, 50.0),
+            p(21, 10.01, 50.0),
+            p(22, 10.02, 0.0),
+            p(40, 10.02, 0.0),
+        ];
+        let trips = trips(&refs(&points), &c, true);
+        assert_eq!(spans(&trips), [(1, 3)]);
+        assert_eq!(trips[0].start_time, T0 + 20 * MIN);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use support::devices::{exchange, register};
 use support::{error, invalid, TestApp};
 use tokio::net::TcpStream;
+use trackd_core::track::distance_km;
 use trackd_core::tracker::Replacement;
 use trackd_core::{TrackerId, UserId};
 use trackd_protocol::checksum::crc16_arc;
@@ -570,4 +571,190 @@ async fn get_states_lists_blocked_and_missing_trackers_or_refuses_them() {
             "{path}"
         );
     }
+}
+
+/// The points of the history test: (seconds, position north, steps east, speed, satellites,
+/// sent from the device's memory).
+const HISTORY: &[(i64, u32, u32, u32, u32, bool)] = &[
+    // Parked, then a first trip north (two records from the black box).
+    (0, 0, 0, 0, 9, false),
+    (600, 1, 0, 50, 9, false),
+    (660, 2, 0, 50, 9, true),
+    (720, 3, 0, 50, 9, true),
+    (780, 3, 0, 0, 9, false),
+    // Parked; once without a fix.
+    (1000, 3, 0, 0, 0, false),
+    (1800, 3, 0, 0, 9, false),
+    // A second trip, east.
+    (1860, 3, 1, 40, 9, false),
+    (1920, 3, 2, 40, 9, false),
+    (1980, 3, 2, 0, 9, false),
+    (2700, 3, 2, 0, 9, false),
+];
+
+fn lng(step: u32) -> f64 {
+    37.25 + 0.0078125 * f64::from(step)
+}
+
+/// A track point of `track/read` from a row of [`HISTORY`].
+fn track_point(row: &(i64, u32, u32, u32, u32, bool)) -> Value {
+    let (secs, k, east, speed, sats, buffered) = *row;
+    let mut v = json!({"lat": lat(k), "lng": lng(east), "alt": 120, "satellites": sats,
+                       "get_time": at(secs), "address": "", "heading": 90, "speed": speed});
+    if buffered {
+        v["buffered"] = json!(true);
+    }
+    v
+}
+
+/// The `regular` track made of these rows of [`HISTORY`].
+fn regular(rows: &[(i64, u32, u32, u32, u32, bool)], max_speed: u32) -> Value {
+    let mut km = 0.0;
+    for pair in rows.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if a.3 > 0 || b.3 > 0 {
+            km += distance_km((lat(a.1), lng(a.2)), (lat(b.1), lng(b.2)));
+        }
+    }
+    let (first, last) = (rows[0].0, rows[rows.len() - 1].0);
+    let hours = (last - first) as f64 / 3600.0;
+    json!({"id": T0 / 1000 + first, "start_date": at(first), "start_address": "",
+           "max_speed": max_speed, "end_date": at(last), "end_address": "",
+           "length": (km * 100.0_f64).round() / 100.0, "points": rows.len(),
+           "avg_speed": (km / hours).round() as i64, "type": "regular"})
+}
+
+#[tokio::test]
+async fn history_as_trips_and_points() {
+    let s = setup().await;
+    let tracker = register(s.app.store.as_ref(), s.account, Protocol::Wialon, IMEI).await;
+    let mut device = Wialon::login(&s.app, IMEI).await;
+    for &(secs, k, east, speed, sats, buffered) in HISTORY {
+        let r = record(secs, k, east, speed, sats, false);
+        if buffered {
+            device.send(&format!("#B#{r}\r\n"), "#AB#1\r\n").await;
+        } else {
+            device.report(r).await;
+        }
+    }
+    s.advance(3600);
+    let call = |path: &'static str, params: Value| {
+        let mut params = params;
+        params["hash"] = json!(s.hash);
+        params["tracker_id"] = json!(tracker.0);
+        s.app.call_all(path, params)
+    };
+    let period = json!({"from": "2025-06-02 10:00:00", "to": "2025-06-02 11:00:00"});
+    let ok = |list: Value| json!({"success": true, "limit_exceeded": false, "list": list});
+
+    // Two trips: from moving off (the parked report came long before) to the arrival, and
+    // from the parking's last report (just before moving off) to the next arrival.
+    let first = &HISTORY[1..=4];
+    let second: Vec<_> = HISTORY[6..=9].to_vec();
+    let trips = json!([regular(first, 50), regular(&second, 40)]);
+    assert_eq!(
+        call("track/list", period.clone()).await,
+        (200, ok(trips.clone()))
+    );
+    let mut counted = trips.clone();
+    for t in counted.as_array_mut().expect("list") {
+        t["event_count"] = json!(0);
+    }
+    let mut params = period.clone();
+    params["count_events"] = json!(true);
+    assert_eq!(call("track/list", params).await, (200, ok(counted)));
+    let located: Vec<_> = HISTORY.iter().filter(|r| r.4 >= 3).copied().collect();
+    let mut params = period.clone();
+    params["split"] = json!(false);
+    assert_eq!(
+        call("track/list", params).await,
+        (200, ok(json!([regular(&located, 50)])))
+    );
+
+    // Every located point (not the one without a fix), oldest first.
+    let points: Vec<Value> = located.iter().map(track_point).collect();
+    assert_eq!(
+        call("track/read", period.clone()).await,
+        (200, ok(json!(points)))
+    );
+    // Thinned to three: the ends and the corner.
+    let mut params = period.clone();
+    params["point_limit"] = json!(3);
+    assert_eq!(
+        call("track/read", params.clone()).await,
+        (
+            200,
+            ok(json!([
+                track_point(&HISTORY[0]),
+                track_point(&HISTORY[3]),
+                track_point(&HISTORY[10])
+            ]))
+        )
+    );
+    params["simplify"] = json!(false);
+    assert_eq!(
+        call("track/read", params).await,
+        (200, ok(json!(points))),
+        "no simplifying, no limit"
+    );
+    // One track by its ID.
+    let mut params = period.clone();
+    params["track_id"] = json!(T0 / 1000 + 1800);
+    let second_points: Vec<Value> = second.iter().map(track_point).collect();
+    assert_eq!(
+        call("track/read", params.clone()).await,
+        (200, ok(json!(second_points)))
+    );
+    params["track_id"] = json!(T0 / 1000 + 1);
+    assert_eq!(
+        call("track/read", params).await,
+        (404, error(204, "Entity not found"))
+    );
+    // Periods and limits.
+    for path in ["track/read", "track/list"] {
+        let month = json!({"from": "2025-06-01 00:00:00", "to": "2025-07-01 00:00:01"});
+        assert_eq!(
+            call(path, month).await,
+            (400, error(211, "Requested time span is too big"))
+        );
+        let backwards = json!({"from": "2025-06-02 11:00:00", "to": "2025-06-02 10:00:00"});
+        assert_eq!(
+            call(path, backwards).await,
+            (400, invalid(&[("to", "must be after from")]))
+        );
+        let bad = json!({"from": "yesterday"});
+        assert_eq!(
+            call(path, bad).await,
+            (
+                400,
+                invalid(&[
+                    ("from", "must be a date/time as yyyy-MM-dd HH:mm:ss"),
+                    ("to", "must not be null")
+                ])
+            )
+        );
+        let (status, body) = s
+            .app
+            .call_all(path, json!({"hash": s.hash, "tracker_id": 999_999, "from": "2025-06-02 10:00:00", "to": "2025-06-02 11:00:00"}))
+            .await;
+        assert_eq!((status, body), (404, error(204, "Entity not found")));
+    }
+    for limit in [1, 3001] {
+        let mut params = period.clone();
+        params["point_limit"] = json!(limit);
+        assert_eq!(
+            call("track/read", params).await,
+            (
+                400,
+                invalid(&[("point_limit", "must be between 2 and 3000")])
+            )
+        );
+    }
+    trackd::admin::set_blocked(s.app.store.as_ref(), tracker.0, true)
+        .await
+        .expect("block");
+    assert_eq!(
+        call("track/list", period).await,
+        (403, error(208, "Device blocked"))
+    );
 }

@@ -97,15 +97,10 @@ pub struct Fix {
     pub time: i64,
     pub lat: f64,
     pub lng: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heading: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub altitude: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub satellites: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hdop: Option<f64>,
 }
 
@@ -130,7 +125,6 @@ impl Fix {
 pub struct Gsm {
     pub time: i64,
     /// Percent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal_level: Option<i32>,
 }
 
@@ -144,54 +138,39 @@ pub struct Movement {
     /// The first point of the current run of moving (or of standing) points.
     pub since: i64,
     /// The newest point that said moving (`actual_track_update`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_moving: Option<i64>,
 }
 
 /// A tracker's state: the newest of everything its points reported. Device times unless a
-/// field says otherwise. Stored as JSON (one row per tracker), so a field added later reads
-/// as its default from older rows.
+/// field says otherwise. Stored as JSON (one row per tracker); `default` lets a field added
+/// later read as its default from older rows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrackerState {
     /// The newest point.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_update: Option<i64>,
     /// The oldest point: before the first valid fix, the signal has been missing since then.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_update: Option<i64>,
     /// When trackd last received a point, by its own clock (`received_at`), late history
     /// included: any data proves the device is connected, however old its content.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_received: Option<i64>,
     /// The last valid GPS fix. Fixes located by GSM cells and invalid fixes never replace it.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub gps: Option<Fix>,
     /// The last location found from GSM cells (shown only while there is no GPS fix at all).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub lbs: Option<Fix>,
     /// The newest point that carried a location of any kind (valid, invalid or from cells):
     /// the device was trying to locate itself then.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_fix_attempt: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub gsm: Option<Gsm>,
     /// Percent.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub battery_level: Option<Stamped<i32>>,
     /// Discrete inputs, input 1 in bit 0.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub inputs: Option<Stamped<i64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub outputs: Option<Stamped<i64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ignition: Option<Stamped<bool>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub hardware_key: Option<Stamped<String>>,
     /// The newest value of each reading, by Navixy input name (CAN, OBD, analog, ...).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub io: BTreeMap<String, Stamped<Value>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub movement: Option<Movement>,
 }
 

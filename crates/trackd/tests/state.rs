@@ -423,6 +423,20 @@ async fn teltonika_battery_gsm_inputs_and_diagnostics() {
     )
     .await;
 
+    // Times in ISO 8601 when asked, in alice's zone.
+    let (_, body) = s
+        .app
+        .call_all(
+            "tracker/get_last_gps_point",
+            json!({"hash": s.hash, "tracker_id": tracker.0, "iso_datetime": true}),
+        )
+        .await;
+    assert_eq!(
+        body,
+        json!({"success": true, "value": {"get_time": "2025-06-02T10:00:00+02:00",
+               "heading": 180, "lat": 52.5, "lng": 13.4, "satellites": 10, "speed": 45}})
+    );
+
     // A tracker without any of it.
     let quiet = register(
         s.app.store.as_ref(),

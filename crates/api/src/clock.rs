@@ -1,25 +1,4 @@
-//! Wall-clock time for the API. Tests move it forward to expire sessions without waiting.
+//! The API's clock is trackd's one clock (see [`trackd_core::clock`]), shared with the
+//! gateway so receive times and "now" agree.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-#[derive(Debug, Default)]
-pub struct Clock {
-    offset_ms: AtomicI64,
-}
-
-impl Clock {
-    /// Unix milliseconds.
-    pub fn now(&self) -> i64 {
-        let real = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        real + self.offset_ms.load(Ordering::Relaxed)
-    }
-
-    /// Moves this clock forward (tests only have a use for it).
-    pub fn advance(&self, ms: i64) {
-        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
-    }
-}
+pub use trackd_core::clock::Clock;

@@ -21,6 +21,8 @@ pub struct ApiConfig {
     pub max_sessions_per_user: usize,
     /// The registration plugins offered by `plugin/list` and accepted by `tracker/register`.
     pub registration_plugins: Vec<u32>,
+    /// The longest period `track/read` and `track/list` answer, in days (error 211 beyond).
+    pub max_track_days: u32,
 }
 
 impl Default for ApiConfig {
@@ -34,6 +36,7 @@ impl Default for ApiConfig {
             max_api_keys: 20,
             max_sessions_per_user: 100,
             registration_plugins: vec![44, 37],
+            max_track_days: 30,
         }
     }
 }

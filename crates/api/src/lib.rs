@@ -17,6 +17,7 @@ pub mod response;
 pub mod routes;
 pub mod tag;
 pub mod time;
+pub mod track;
 pub mod tracker;
 pub mod user;
 
@@ -30,6 +31,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use trackd_core::metrics::Metrics;
+use trackd_core::state::StateConfig;
 use trackd_core::UserId;
 use trackd_store::Store;
 
@@ -51,7 +53,10 @@ pub struct Inner {
     pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
     pub config: ApiConfig,
-    pub clock: Clock,
+    /// The thresholds of the tracker statuses (shared with ingest).
+    pub state_config: StateConfig,
+    /// Shared with the gateway, which stamps receive times by it.
+    pub clock: Arc<Clock>,
     ip_limiter: RateLimiter<IpAddr>,
     user_limiter: RateLimiter<UserId>,
     pub(crate) login_throttle: LoginThrottle,
@@ -63,6 +68,23 @@ impl AppState {
     }
 
     pub fn with_metrics(store: Arc<dyn Store>, config: ApiConfig, metrics: Arc<Metrics>) -> Self {
+        Self::build(
+            store,
+            config,
+            metrics,
+            StateConfig::default(),
+            Arc::new(Clock::default()),
+        )
+    }
+
+    /// Everything given: the server passes the clock its gateway stamps receive times by.
+    pub fn build(
+        store: Arc<dyn Store>,
+        config: ApiConfig,
+        metrics: Arc<Metrics>,
+        state_config: StateConfig,
+        clock: Arc<Clock>,
+    ) -> Self {
         AppState(Arc::new(Inner {
             metrics,
             ip_limiter: RateLimiter::new(config.rate_limit_per_second),
@@ -73,7 +95,8 @@ impl AppState {
             ),
             store,
             config,
-            clock: Clock::default(),
+            state_config,
+            clock,
         }))
     }
 }

@@ -5,7 +5,7 @@ use std::pin::Pin;
 
 use trackd_core::Right;
 
-use crate::{api_key, plugin, tag, tracker, user, ApiError, Ctx, Reply};
+use crate::{api_key, plugin, tag, track, tracker, user, ApiError, Ctx, Reply};
 
 /// Who may make a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +69,14 @@ static ROUTES: &[Route] = routes![
     "tracker/settings/update" => User + TrackerUpdate => tracker::settings::update,
     "tracker/tags/set" => User + TrackerUpdate => tracker::tags::set,
     "tracker/list_models" => User => tracker::models::list_models,
+    "tracker/get_state" => User => tracker::state::get_state,
+    "tracker/get_states" => User => tracker::state::get_states,
+    "tracker/get_last_gps_point" => User => tracker::state::get_last_gps_point,
+    "tracker/get_inputs" => User => tracker::state::get_inputs,
+    "tracker/get_diagnostics" => User => tracker::state::get_diagnostics,
+
+    "track/list" => User => track::list,
+    "track/read" => User => track::read,
 
     "tracker/sensor/list" => User => tracker::sensor::list,
     "tracker/sensor/batch_list" => User => tracker::sensor::batch_list,

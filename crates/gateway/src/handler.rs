@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use trackd_core::clock::Clock;
 use trackd_core::metrics::Metrics;
 use trackd_core::TrackerId;
 use trackd_ingest::{to_point, Ingest};
@@ -18,6 +19,9 @@ pub struct Deps {
     pub directory: Directory,
     pub metrics: Arc<Metrics>,
     pub config: GatewayConfig,
+    /// Receive times come from the clock the API reads "now" from, so a tracker's status
+    /// (how long since it was heard from) compares like with like.
+    pub clock: Arc<Clock>,
 }
 
 /// The device behind one connection (or one UDP peer).
@@ -43,13 +47,6 @@ pub enum Step {
 /// that stay connected.
 const RECHECK: Duration = Duration::from_secs(60);
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// Decodes one frame and acts on it.
 pub async fn process(
     session: &mut dyn Session,
@@ -59,7 +56,7 @@ pub async fn process(
     deps: &Deps,
 ) -> Step {
     Metrics::inc(&deps.metrics.frames_total);
-    let received_at = now_ms();
+    let received_at = deps.clock.now();
     session.set_now(Timestamp(received_at));
     match session.decode(frame) {
         Err(DecodeError::Reject(reason)) => {

@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
+use trackd_core::clock::Clock;
 use trackd_core::metrics::Metrics;
 use trackd_ingest::Ingest;
 use trackd_protocol::{Protocol, Transport};
@@ -57,6 +58,7 @@ impl Gateway {
         store: Arc<dyn Store>,
         ingest: Ingest,
         metrics: Arc<Metrics>,
+        clock: Arc<Clock>,
     ) -> Result<Gateway, GatewayError> {
         if let Some(bad) = config.unknown_protocols().into_iter().next() {
             return Err(GatewayError::UnknownProtocol(bad));
@@ -66,6 +68,7 @@ impl Gateway {
             directory: Directory::new(store, Duration::from_secs(config.directory_ttl_secs)),
             metrics,
             config: config.clone(),
+            clock,
         });
         let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
         let (shutdown, rx) = watch::channel(false);

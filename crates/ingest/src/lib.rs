@@ -4,6 +4,7 @@
 //! whatever has queued up while the previous commit ran (group commit), stores it in one
 //! transaction, and only then answers every waiting connection, which acknowledges its device.
 //! One writer keeps one order: a tracker's points are committed in the order they arrived.
+//! The same transaction moves each tracker's live state by the batch's points (DESIGN §1, §4).
 
 pub mod convert;
 
@@ -15,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use trackd_core::metrics::Metrics;
 use trackd_core::point::Point;
+use trackd_core::state::StateConfig;
 use trackd_store::{Store, StoreError};
 
 pub use convert::to_point;
@@ -63,9 +65,11 @@ pub struct Ingest {
 
 impl Ingest {
     /// Starts the writer. It stops once every handle is dropped and the queue is drained.
+    /// `state` holds the rules a tracker's state moves by (the movement thresholds).
     pub fn start(
         store: Arc<dyn Store>,
         config: IngestConfig,
+        state: StateConfig,
         metrics: Arc<Metrics>,
     ) -> (Ingest, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
@@ -73,6 +77,7 @@ impl Ingest {
             store,
             rx,
             config.max_batch_points.max(1),
+            state,
             metrics.clone(),
         ));
         (Ingest { tx, metrics }, task)
@@ -97,6 +102,7 @@ async fn writer(
     store: Arc<dyn Store>,
     mut rx: mpsc::Receiver<Submission>,
     max_batch: usize,
+    state: StateConfig,
     metrics: Arc<Metrics>,
 ) {
     let mut batch: Vec<Submission> = Vec::new();
@@ -123,7 +129,7 @@ async fn writer(
             points.append(&mut s.points);
         }
         let started = Instant::now();
-        let result = commit(store.as_ref(), &points).await;
+        let result = commit(store.as_ref(), &points, &state).await;
         record(&metrics, started, &result, points.len());
         match result {
             Err(StoreError::Invalid(_) | StoreError::Database(_)) if batch.len() > 1 => {
@@ -135,7 +141,7 @@ async fn writer(
                     let own = points.get(offset..offset + size).unwrap_or_default();
                     offset += size;
                     let started = Instant::now();
-                    let alone = commit(store.as_ref(), own).await;
+                    let alone = commit(store.as_ref(), own, &state).await;
                     record(&metrics, started, &alone, own.len());
                     let _ = s.done.send(
                         alone
@@ -180,11 +186,15 @@ fn record(metrics: &Metrics, started: Instant, result: &Result<u64, StoreError>,
 
 /// One commit, retried once after a short pause when the database was only busy: a brief
 /// lock or a pool timeout should not make a whole batch of devices resend.
-async fn commit(store: &dyn Store, points: &[Point]) -> Result<u64, StoreError> {
-    match store.store_points(points).await {
+async fn commit(
+    store: &dyn Store,
+    points: &[Point],
+    state: &StateConfig,
+) -> Result<u64, StoreError> {
+    match store.store_points_and_states(points, state).await {
         Err(StoreError::Unavailable(_)) => {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            store.store_points(points).await
+            store.store_points_and_states(points, state).await
         }
         other => other,
     }

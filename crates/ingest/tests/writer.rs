@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use trackd_core::metrics::Metrics;
 use trackd_core::point::{Point, Position};
+use trackd_core::state::StateConfig;
 use trackd_core::TrackerId;
 use trackd_ingest::{Ingest, IngestConfig, IngestError};
 
@@ -30,7 +31,12 @@ async fn one_bad_submission_does_not_fail_the_others_in_its_batch() {
         .await
         .expect("store");
     let metrics = Arc::new(Metrics::default());
-    let (ingest, writer) = Ingest::start(store.clone(), IngestConfig::default(), metrics.clone());
+    let (ingest, writer) = Ingest::start(
+        store.clone(),
+        IngestConfig::default(),
+        StateConfig::default(),
+        metrics.clone(),
+    );
     // Submitted together so the writer is likely to take them as one batch; the result must
     // be the same either way.
     let mut calls = Vec::new();

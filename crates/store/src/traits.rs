@@ -1,10 +1,13 @@
 //! The storage contract. Every method is one transaction: a caller never sees half a
 //! registration or half a replacement.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use trackd_core::account::{NewUser, Session, SessionKind, User};
 use trackd_core::point::Point;
 use trackd_core::sensor::{CalibrationPoint, Sensor, SensorDef, SensorId};
+use trackd_core::state::{StateConfig, TrackerState};
 use trackd_core::tracker::{
     ActivationCode, Bundle, Group, NewTracker, Replacement, Tag, TagBinding, Tracker,
 };
@@ -188,6 +191,30 @@ pub trait Sensors: Send + Sync {
     async fn copy_sensors(&self, from: TrackerId, to: &[TrackerId]) -> Result<()>;
 }
 
+/// Live tracker state (DESIGN §4): one row per tracker that has sent anything. Reads never
+/// wait for ingest (WAL on SQLite, MVCC on PostgreSQL): they see the last committed batch.
+#[async_trait]
+pub trait States: Send + Sync {
+    /// Stores a batch as [`Points::store_points`] does and, in the same transaction, moves the
+    /// state of every tracker in it: the stored state (or an empty one) takes the batch's
+    /// points in time order by [`TrackerState::apply`] under `config`'s rules. A reader sees
+    /// a batch's points and the state they made together or not at all. Returns how many
+    /// points were new.
+    async fn store_points_and_states(&self, points: &[Point], config: &StateConfig) -> Result<u64>;
+    /// The stored states of these trackers (a tracker without data has none), in one query
+    /// for up to 2000 trackers.
+    async fn states(&self, trackers: &[TrackerId]) -> Result<HashMap<TrackerId, TrackerState>>;
+    /// The account's trackers with their states, in one query, ordered by ID: all live
+    /// trackers when `ids` is `None`; else those of `ids` that the account owns, deleted ones
+    /// included (a caller tells a deleted tracker from a missing one). Tag bindings are not
+    /// read.
+    async fn tracker_states(
+        &self,
+        account: UserId,
+        ids: Option<&[TrackerId]>,
+    ) -> Result<Vec<(Tracker, Option<TrackerState>)>>;
+}
+
 /// Everything trackd stores.
-pub trait Store: Users + Trackers + Points + Sensors {}
-impl<T: Users + Trackers + Points + Sensors> Store for T {}
+pub trait Store: Users + Trackers + Points + Sensors + States {}
+impl<T: Users + Trackers + Points + Sensors + States> Store for T {}

@@ -8,10 +8,13 @@ use serde_json::json;
 use trackd_core::account::{NewUser, Session, SessionKind};
 use trackd_core::point::{GsmCell, Point, Position};
 use trackd_core::sensor::{CalibrationPoint, Sensor, SensorDef, SensorId};
+use trackd_core::state::{StateConfig, TrackerState};
 use trackd_core::tracker::{ActivationCode, Bundle, NewTracker, Replacement, TagBinding, Tracker};
 use trackd_core::{GroupId, Right, Rights, TagId, TrackerId, UserId};
 use trackd_store::testing::{fresh_database, PgTestDb};
 use trackd_store::{Conflict, Registration, Store, StoreError};
+
+use std::collections::HashMap;
 
 #[allow(dead_code)] // the guards only keep the database alive
 enum Guard {
@@ -109,6 +112,11 @@ contract!(
     sensors_of_several_trackers,
     sensor_calibration,
     sensors_copied,
+    states_follow_points,
+    states_commit_with_their_points,
+    states_ignore_late_history,
+    states_of_many_trackers,
+    tracker_states_scoped_and_joined,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1674,4 +1682,150 @@ async fn postgres_unreachable_is_unavailable() {
         "{:?}",
         r.err()
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Tracker state
+
+/// What the points make of an empty state, by the core rules: the store must agree.
+fn folded(points: &[Point]) -> TrackerState {
+    let mut sorted: Vec<&Point> = points.iter().collect();
+    sorted.sort_by_key(|p| p.time);
+    let mut state = TrackerState::default();
+    for p in sorted {
+        state.apply(p, &StateConfig::default());
+    }
+    state
+}
+
+async fn ingest(s: &dyn Store, points: &[Point]) -> u64 {
+    s.store_points_and_states(points, &StateConfig::default())
+        .await
+        .unwrap()
+}
+
+async fn state_of(s: &dyn Store, tracker: i64) -> Option<TrackerState> {
+    s.states(&[TrackerId(tracker)])
+        .await
+        .unwrap()
+        .remove(&TrackerId(tracker))
+}
+
+async fn states_follow_points(s: &dyn Store) {
+    assert!(
+        s.states(&[TrackerId(1)]).await.unwrap().is_empty(),
+        "no data, no state"
+    );
+    assert_eq!(s.states(&[]).await.unwrap(), HashMap::new());
+    let mut moving = point(1, NOW + 60_000);
+    if let Some(p) = &mut moving.position {
+        p.speed = Some(50.0);
+    }
+    let batch = vec![full_point(1, NOW), moving.clone(), point(2, NOW)];
+    assert_eq!(ingest(s, &batch).await, 3);
+    let one = state_of(s, 1).await.expect("state of 1");
+    assert_eq!(one, folded(&batch[..2]));
+    assert_eq!(one.last_update, Some(NOW + 60_000));
+    assert_eq!(one.io["can_mileage"].value, json!(123_456));
+    assert_eq!(
+        one.hardware_key.as_ref().map(|k| k.value.as_str()),
+        Some("1A2B3C4D")
+    );
+    assert_eq!(state_of(s, 2).await, Some(folded(&batch[2..])));
+    // A later batch moves on from the stored state.
+    let later = point(1, NOW + 120_000);
+    assert_eq!(ingest(s, std::slice::from_ref(&later)).await, 1);
+    let mut all = batch[..2].to_vec();
+    all.push(later);
+    assert_eq!(state_of(s, 1).await, Some(folded(&all)));
+    // Plain `store_points` leaves the state alone.
+    s.store_points(&[point(1, NOW + 180_000)]).await.unwrap();
+    assert_eq!(state_of(s, 1).await, Some(folded(&all)));
+    assert_eq!(s.count_points(TrackerId(1)).await.unwrap(), 4);
+}
+
+async fn states_commit_with_their_points(s: &dyn Store) {
+    ingest(s, &[point(1, 1_000)]).await;
+    let before = state_of(s, 1).await;
+    let bad = Point {
+        battery_level: Some(101),
+        ..point(2, 3_000)
+    };
+    let r = s
+        .store_points_and_states(&[point(1, 2_000), bad], &StateConfig::default())
+        .await;
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+    assert_eq!(
+        state_of(s, 1).await,
+        before,
+        "the state did not move either"
+    );
+    assert_eq!(state_of(s, 2).await, None);
+    assert_eq!(s.count_points(TrackerId(1)).await.unwrap(), 1);
+    assert_eq!(ingest(s, &[]).await, 0);
+}
+
+async fn states_ignore_late_history(s: &dyn Store) {
+    let mut now = point(1, NOW);
+    now.battery_level = Some(90);
+    ingest(s, &[now]).await;
+    let mut late = point(1, NOW - 3_600_000);
+    late.battery_level = Some(10);
+    late.received_at = NOW + 5_000;
+    if let Some(p) = &mut late.position {
+        p.lat = 10.0;
+    }
+    // Retransmitted with it, the first point: nothing new but the receive time.
+    let mut again = point(1, NOW);
+    again.battery_level = Some(50);
+    assert_eq!(ingest(s, &[late, again]).await, 1);
+    let state = state_of(s, 1).await.expect("state");
+    assert_eq!(state.battery_level.map(|b| b.value), Some(90));
+    assert_eq!(state.gps.map(|g| g.lat), Some(52.37));
+    assert_eq!(state.last_update, Some(NOW));
+    assert_eq!(state.last_received, Some(NOW + 5_000));
+}
+
+async fn states_of_many_trackers(s: &dyn Store) {
+    let batch: Vec<Point> = (1..=2_000).map(|t| point(t, NOW + t)).collect();
+    assert_eq!(ingest(s, &batch).await, 2_000);
+    let ids: Vec<TrackerId> = (1..=2_001).map(TrackerId).collect();
+    let states = s.states(&ids).await.unwrap();
+    assert_eq!(states.len(), 2_000);
+    assert_eq!(states[&TrackerId(1_234)].last_update, Some(NOW + 1_234));
+    assert!(!states.contains_key(&TrackerId(2_001)));
+}
+
+async fn tracker_states_scoped_and_joined(s: &dyn Store) {
+    let alice = master(s, "alice").await;
+    let bob = master(s, "bob").await;
+    let a1 = tracker(s, alice, "100000000000001").await;
+    let a2 = tracker(s, alice, "100000000000002").await;
+    let a3 = tracker(s, alice, "100000000000003").await;
+    let b1 = tracker(s, bob, "100000000000004").await;
+    ingest(s, &[point(a1.id.0, NOW), point(b1.id.0, NOW)]).await;
+    s.corrupt(a3.id).await.unwrap();
+
+    let all = s.tracker_states(alice, None).await.unwrap();
+    let summary: Vec<(TrackerId, bool)> = all.iter().map(|(t, st)| (t.id, st.is_some())).collect();
+    assert_eq!(
+        summary,
+        [(a1.id, true), (a2.id, false)],
+        "live trackers only"
+    );
+    assert_eq!(all[0].0.source.device_id, "100000000000001");
+    assert_eq!(all[0].1.as_ref().and_then(|st| st.last_update), Some(NOW));
+
+    let asked = [a3.id, b1.id, TrackerId(999_999), a1.id];
+    let some = s.tracker_states(alice, Some(&asked)).await.unwrap();
+    let summary: Vec<(TrackerId, bool, bool)> = some
+        .iter()
+        .map(|(t, st)| (t.id, t.deleted, st.is_some()))
+        .collect();
+    assert_eq!(
+        summary,
+        [(a1.id, false, true), (a3.id, true, false)],
+        "the account's own, deleted included, by ID"
+    );
+    assert!(s.tracker_states(alice, Some(&[])).await.unwrap().is_empty());
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 use trackd_api::ApiConfig;
+use trackd_core::state::StateConfig;
 use trackd_gateway::GatewayConfig;
 use trackd_ingest::IngestConfig;
 
@@ -21,6 +22,8 @@ pub struct Config {
     pub api: ApiConfig,
     pub gateway: GatewayConfig,
     pub ingest: IngestConfig,
+    /// Tracker status thresholds (docs/state.md), read by ingest and the API alike.
+    pub state: StateConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -39,6 +42,7 @@ impl Default for Config {
             api: ApiConfig::default(),
             gateway: GatewayConfig::default(),
             ingest: IngestConfig::default(),
+            state: StateConfig::default(),
         }
     }
 }
@@ -85,6 +89,9 @@ mod tests {
         assert_eq!(parsed.http.listen.port(), 0);
         assert_eq!(parsed.api.rate_limit_per_second, 5);
         assert_eq!(parsed.api.max_api_keys, 20);
+        let state: Config = toml::from_str("[state]\nparking_after_secs = 120\n").expect("parse");
+        assert_eq!(state.state.parking_after_secs, 120);
+        assert_eq!(state.state.offline_after_secs, 1800);
         assert!(
             toml::from_str::<Config>("nonsense = 1").is_err(),
             "unknown keys are rejected"

@@ -11,6 +11,7 @@ use anyhow::Context;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use trackd_api::AppState;
+use trackd_core::clock::Clock;
 use trackd_core::metrics::Metrics;
 use trackd_gateway::{Gateway, Listener};
 use trackd_ingest::Ingest;
@@ -60,20 +61,33 @@ impl Server {
     /// Binds every listener and starts serving; returns once the sockets are bound.
     pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Server> {
         let metrics = Arc::new(Metrics::default());
-        let (ingest, ingest_task) =
-            Ingest::start(store.clone(), config.ingest.clone(), metrics.clone());
+        // One clock for receive times and the API's "now" (tracker statuses compare them).
+        let clock = Arc::new(Clock::default());
+        let (ingest, ingest_task) = Ingest::start(
+            store.clone(),
+            config.ingest.clone(),
+            config.state.clone(),
+            metrics.clone(),
+        );
         let gateway = Gateway::start(
             config.gateway.clone(),
             store.clone(),
             ingest,
             metrics.clone(),
+            clock.clone(),
         )
         .await?;
         let listener = tokio::net::TcpListener::bind(config.http.listen)
             .await
             .with_context(|| format!("binding the HTTP API to {}", config.http.listen))?;
         let http_addr = listener.local_addr()?;
-        let state = AppState::with_metrics(store, config.api.clone(), metrics.clone());
+        let state = AppState::build(
+            store,
+            config.api.clone(),
+            metrics.clone(),
+            config.state.clone(),
+            clock,
+        );
         let (shutdown, mut rx) = watch::channel(false);
         let api_task = tokio::spawn(trackd_api::serve(listener, state.clone(), async move {
             let _ = rx.wait_for(|stop| *stop).await;

@@ -1,4 +1,5 @@
 //! `/tracker/*`: reading, listing, corrupting and deleting trackers, changing their phone.
+//! Live state (`get_state`, `get_inputs`, ...) is in `state`.
 //! Sub-resources live in the files named after them.
 
 pub mod group;
@@ -6,6 +7,7 @@ pub mod models;
 pub mod register;
 pub mod sensor;
 pub mod settings;
+pub mod state;
 pub mod tags;
 
 use std::collections::HashSet;

@@ -41,6 +41,11 @@ impl PgStore {
     /// PostgreSQL knows no bare `?`.
     const NUMBERED_PARAMS: bool = true;
 
+    /// Another node may ingest the same tracker (its device reconnected there): the state
+    /// rows a batch reads stay locked until its commit, so neither node loses the other's
+    /// update.
+    const LOCK_ROWS: &'static str = " FOR UPDATE";
+
     fn reader(&self) -> &PgPool {
         &self.pool
     }

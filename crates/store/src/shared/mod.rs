@@ -5,8 +5,9 @@ mod rows;
 pub(crate) mod store_impl;
 
 pub(crate) use rows::{
-    activation_code_from_row, binding_from_row, bundle_from_row, group_from_row, point_from_row,
-    sensor_from_row, session_from_row, tag_from_row, tracker_from_row, user_from_row,
+    activation_code_from_row, binding_from_row, bundle_from_row, group_from_row, parse_state,
+    point_from_row, sensor_from_row, session_from_row, tag_from_row, tracker_from_row,
+    user_from_row,
 };
 pub(crate) use store_impl::impl_store;
 
@@ -45,6 +46,11 @@ macro_rules! migrations {
                 name: "sensors",
                 sql: include_str!(concat!("../../migrations/", $backend, "/0003_sensors.sql")),
             },
+            Migration {
+                version: 4,
+                name: "state",
+                sql: include_str!(concat!("../../migrations/", $backend, "/0004_state.sql")),
+            },
         ]
     };
 }
@@ -53,10 +59,23 @@ pub(crate) use migrations;
 /// IDs per `IN (...)` list: well under SQLite's 32766 and PostgreSQL's 65535 parameters.
 pub(crate) const IN_CHUNK: usize = 500;
 
+/// IDs per `IN (...)` list for states: `tracker/get_states` takes up to 2000 trackers and
+/// must cost one query (DESIGN §4).
+pub(crate) const STATE_CHUNK: usize = 2000;
+
 /// `$first, $first+1, ...` for `n` parameters.
 pub(crate) fn placeholders(first: usize, n: usize) -> String {
     let mut s = String::with_capacity(n * 5);
     push_params(&mut s, Some(first), n);
+    s
+}
+
+/// `n` parameters numbered from `first`, or bare `?` when not `numbered` (see
+/// `NUMBERED_PARAMS` in each backend): for `IN` lists long enough that SQLite's lookup of
+/// numbered parameters by name would show.
+pub(crate) fn params(numbered: bool, first: usize, n: usize) -> String {
+    let mut s = String::with_capacity(n * 5);
+    push_params(&mut s, numbered.then_some(first), n);
     s
 }
 
@@ -231,6 +250,12 @@ mod tests {
     fn placeholders_number_from_first() {
         assert_eq!(placeholders(2, 3), "$2, $3, $4");
         assert_eq!(placeholders(1, 1), "$1");
+    }
+
+    #[test]
+    fn params_numbered_or_bare() {
+        assert_eq!(params(true, 2, 2), "$2, $3");
+        assert_eq!(params(false, 2, 2), "?, ?");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use trackd_core::sensor::{
     Discrete, DiscreteType, GroupType, Kind, Metering, MeteringType, Sensor, SensorDef, SensorId,
     SensorKind, Virtual, VirtualType,
 };
+use trackd_core::state::TrackerState;
 use trackd_core::tracker::{ActivationCode, Bundle, Group, Source, Tag, TagBinding, Tracker};
 use trackd_core::{GroupId, Right, Rights, SourceId, TagId, TrackerId, UserId};
 
@@ -286,4 +287,27 @@ pub(crate) fn sensor_from_row(r: &impl Cols) -> Result<Sensor> {
         calibration: serde_json::from_str(&r.string("calibration")?)
             .map_err(bad_json("sensors.calibration"))?,
     })
+}
+
+/// A stored state. A row that no longer parses (hand-edited, or written by a newer trackd
+/// whose format this one cannot read) counts as no state: refusing it would fail every batch
+/// of that tracker, and the device would resend forever; the next batch rewrites it.
+pub(crate) fn parse_state(tracker: i64, text: &str) -> TrackerState {
+    serde_json::from_str(text).unwrap_or_else(|e| {
+        tracing::warn!(tracker, error = %e, "unreadable tracker state; starting afresh");
+        TrackerState::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_state_is_no_state() {
+        assert_eq!(parse_state(1, "not json"), TrackerState::default());
+        assert_eq!(parse_state(1, "[]"), TrackerState::default());
+        let state = parse_state(1, r#"{"last_update": 5, "future_field": true}"#);
+        assert_eq!(state.last_update, Some(5), "unknown fields are ignored");
+    }
 }

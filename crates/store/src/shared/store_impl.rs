@@ -74,12 +74,16 @@ macro_rules! impl_store {
             };
             use trackd_core::{GroupId, Rights, TagId, TrackerId, UserId};
 
+            use std::collections::HashMap;
+
+            use trackd_core::state::{StateConfig, TrackerState};
+
             use $crate::shared::store_impl::{
                 point_columns, sensor_columns, tracker_select, LOCK_MIGRATIONS, LOCK_REGISTRATION,
                 POINTS_PER_INSERT, POINT_COLUMNS,
             };
-            use $crate::shared::{self, Migration, IN_CHUNK};
-            use $crate::traits::{Points, Registration, Sensors, Trackers, Users};
+            use $crate::shared::{self, Migration, IN_CHUNK, STATE_CHUNK};
+            use $crate::traits::{Points, Registration, Sensors, States, Trackers, Users};
             use $crate::{Result, StoreError};
 
             /// `NotFound` when a change touched no row.
@@ -253,6 +257,105 @@ macro_rules! impl_store {
                             tracing::info!(version = m.version, name = m.name, "migrated");
                         }
                         tx.commit().await?;
+                    }
+                    Ok(())
+                }
+
+                /// A batch checked and in key order, `None` when empty. Key order puts each
+                /// tracker's new rows next to each other in the B-tree, and makes concurrent
+                /// batches on PostgreSQL that share keys wait on them in the same order (no
+                /// deadlock). The sort is stable, so of a point repeated within the batch the
+                /// first is kept, like a retransmission.
+                fn sorted(points: &[Point]) -> Result<Option<Vec<&Point>>> {
+                    if points.is_empty() {
+                        return Ok(None);
+                    }
+                    points.iter().try_for_each(shared::check_point)?;
+                    let mut sorted: Vec<&Point> = points.iter().collect();
+                    sorted.sort_by_key(|p| (p.tracker_id.0, p.time));
+                    Ok(Some(sorted))
+                }
+
+                // On PostgreSQL, one `INSERT ... SELECT * FROM UNNEST($1::bigint[], ...)` with
+                // an array per column (or COPY into a temporary table, then INSERT ... ON
+                // CONFLICT) would save parsing thousands of placeholders; SQLite has neither,
+                // so the shared multi-row VALUES stays until a benchmark asks for more.
+                async fn insert_points(
+                    tx: &mut sqlx::Transaction<'static, $db>,
+                    sorted: &[&Point],
+                ) -> Result<u64> {
+                    let mut new = 0;
+                    for chunk in sorted.chunks(POINTS_PER_INSERT) {
+                        let sql = format!(
+                            concat!(
+                                "INSERT INTO points (",
+                                $crate::shared::store_impl::point_columns!(),
+                                ") VALUES {} ON CONFLICT (tracker_id, time) DO NOTHING"
+                            ),
+                            shared::value_rows(Self::NUMBERED_PARAMS, chunk.len(), POINT_COLUMNS)
+                        );
+                        // A full chunk's statement recurs with every large batch and is worth
+                        // keeping prepared; a remainder's length is a one-off.
+                        let mut q = sqlx::query(&sql).persistent(chunk.len() == POINTS_PER_INSERT);
+                        for p in chunk {
+                            q = bind_point(q, p)?;
+                        }
+                        new += q.execute(&mut **tx).await?.rows_affected();
+                    }
+                    Ok(new)
+                }
+
+                /// Moves the states of the trackers in `sorted` (in key order) by their
+                /// points, inside the batch's transaction. The rows are read with the lock
+                /// the backend needs (`FOR UPDATE` on PostgreSQL, where another node may
+                /// ingest the same tracker; nothing on SQLite, whose writer is alone), in
+                /// tracker order like the points, so two nodes never deadlock on them.
+                async fn move_states(
+                    tx: &mut sqlx::Transaction<'static, $db>,
+                    sorted: &[&Point],
+                    config: &StateConfig,
+                ) -> Result<()> {
+                    let mut ids: Vec<i64> = sorted.iter().map(|p| p.tracker_id.0).collect();
+                    ids.dedup();
+                    let mut states: HashMap<i64, TrackerState> = HashMap::with_capacity(ids.len());
+                    for chunk in ids.chunks(STATE_CHUNK) {
+                        let sql = format!(
+                            "SELECT tracker_id, state FROM tracker_state WHERE tracker_id IN \
+                             ({}) ORDER BY tracker_id{}",
+                            shared::params(Self::NUMBERED_PARAMS, 1, chunk.len()),
+                            Self::LOCK_ROWS
+                        );
+                        for row in bind_ids(sqlx::query(&sql), chunk)
+                            .fetch_all(&mut **tx)
+                            .await?
+                        {
+                            let id: i64 = row.try_get("tracker_id")?;
+                            let text: String = row.try_get("state")?;
+                            states.insert(id, shared::parse_state(id, &text));
+                        }
+                    }
+                    for p in sorted {
+                        states.entry(p.tracker_id.0).or_default().apply(p, config);
+                    }
+                    let mut rows: Vec<(i64, String)> = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        let state = states.remove(&id).unwrap_or_default();
+                        let json = serde_json::to_string(&state).map_err(|e| {
+                            StoreError::Invalid(format!("state of tracker {id}: {e}"))
+                        })?;
+                        rows.push((id, json));
+                    }
+                    for chunk in rows.chunks(STATE_CHUNK) {
+                        let sql = format!(
+                            "INSERT INTO tracker_state (tracker_id, state) VALUES {} ON \
+                             CONFLICT (tracker_id) DO UPDATE SET state = excluded.state",
+                            shared::value_rows(Self::NUMBERED_PARAMS, chunk.len(), 2)
+                        );
+                        let mut q = sqlx::query(&sql);
+                        for (id, json) in chunk {
+                            q = q.bind(*id).bind(json.as_str());
+                        }
+                        q.execute(&mut **tx).await?;
                     }
                     Ok(())
                 }
@@ -1073,36 +1176,11 @@ macro_rules! impl_store {
                 // CONFLICT) would save parsing thousands of placeholders; SQLite has neither,
                 // so the shared multi-row VALUES stays until a benchmark asks for more.
                 async fn store_points(&self, points: &[Point]) -> Result<u64> {
-                    if points.is_empty() {
+                    let Some(sorted) = Self::sorted(points)? else {
                         return Ok(0);
-                    }
-                    points.iter().try_for_each(shared::check_point)?;
-                    // Key order puts each tracker's new rows next to each other in the
-                    // B-tree, and makes concurrent batches on PostgreSQL that share keys wait
-                    // on them in the same order (no deadlock). The sort is stable, so of a
-                    // point repeated within the batch the first is kept, like a
-                    // retransmission.
-                    let mut sorted: Vec<&Point> = points.iter().collect();
-                    sorted.sort_by_key(|p| (p.tracker_id.0, p.time));
+                    };
                     let mut tx = self.begin_write().await?;
-                    let mut new = 0;
-                    for chunk in sorted.chunks(POINTS_PER_INSERT) {
-                        let sql = format!(
-                            concat!(
-                                "INSERT INTO points (",
-                                point_columns!(),
-                                ") VALUES {} ON CONFLICT (tracker_id, time) DO NOTHING"
-                            ),
-                            shared::value_rows(Self::NUMBERED_PARAMS, chunk.len(), POINT_COLUMNS)
-                        );
-                        // A full chunk's statement recurs with every large batch and is worth
-                        // keeping prepared; a remainder's length is a one-off.
-                        let mut q = sqlx::query(&sql).persistent(chunk.len() == POINTS_PER_INSERT);
-                        for p in chunk {
-                            q = bind_point(q, p)?;
-                        }
-                        new += q.execute(&mut *tx).await?.rows_affected();
-                    }
+                    let new = Self::insert_points(&mut tx, &sorted).await?;
                     tx.commit().await?;
                     Ok(new)
                 }
@@ -1289,6 +1367,98 @@ macro_rules! impl_store {
                     }
                     tx.commit().await?;
                     Ok(())
+                }
+            }
+
+            #[async_trait]
+            impl States for $store {
+                async fn store_points_and_states(
+                    &self,
+                    points: &[Point],
+                    config: &StateConfig,
+                ) -> Result<u64> {
+                    let Some(sorted) = Self::sorted(points)? else {
+                        return Ok(0);
+                    };
+                    let mut tx = self.begin_write().await?;
+                    let new = Self::insert_points(&mut tx, &sorted).await?;
+                    Self::move_states(&mut tx, &sorted, config).await?;
+                    tx.commit().await?;
+                    Ok(new)
+                }
+
+                async fn states(
+                    &self,
+                    trackers: &[TrackerId],
+                ) -> Result<HashMap<TrackerId, TrackerState>> {
+                    let ids: Vec<i64> = trackers.iter().map(|t| t.0).collect();
+                    let mut out = HashMap::with_capacity(ids.len());
+                    for chunk in ids.chunks(STATE_CHUNK) {
+                        let sql = format!(
+                            "SELECT tracker_id, state FROM tracker_state WHERE tracker_id IN ({})",
+                            shared::params(Self::NUMBERED_PARAMS, 1, chunk.len())
+                        );
+                        for row in bind_ids(sqlx::query(&sql), chunk)
+                            .fetch_all(self.reader())
+                            .await?
+                        {
+                            let id: i64 = row.try_get("tracker_id")?;
+                            let text: String = row.try_get("state")?;
+                            out.insert(TrackerId(id), shared::parse_state(id, &text));
+                        }
+                    }
+                    Ok(out)
+                }
+
+                async fn tracker_states(
+                    &self,
+                    account: UserId,
+                    ids: Option<&[TrackerId]>,
+                ) -> Result<Vec<(Tracker, Option<TrackerState>)>> {
+                    fn with_state(row: &DbRow) -> Result<(Tracker, Option<TrackerState>)> {
+                        let tracker = shared::tracker_from_row(row)?;
+                        let state: Option<String> = row.try_get("state")?;
+                        let state = state.map(|s| shared::parse_state(tracker.id.0, &s));
+                        Ok((tracker, state))
+                    }
+                    // The tracker columns come from the one `tracker_select!`, wrapped, so the
+                    // state joins on without a second list of them.
+                    let Some(ids) = ids else {
+                        return self
+                            .all(
+                                sqlx::query(concat!(
+                                            "SELECT x.*, st.state FROM (",
+                                            tracker_select!(),
+                                            "WHERE t.user_id = $1 AND NOT t.deleted) x LEFT JOIN \
+                                     tracker_state st ON st.tracker_id = x.id ORDER BY x.id"
+                                        ))
+                                .bind(account.0),
+                                with_state,
+                            )
+                            .await;
+                    };
+                    let ids: Vec<i64> = ids.iter().map(|t| t.0).collect();
+                    let mut out = Vec::with_capacity(ids.len());
+                    for chunk in ids.chunks(STATE_CHUNK) {
+                        let sql = format!(
+                            concat!(
+                                "SELECT x.*, st.state FROM (",
+                                tracker_select!(),
+                                "WHERE t.user_id = {} AND t.id IN ({})) x LEFT JOIN \
+                                 tracker_state st ON st.tracker_id = x.id ORDER BY x.id"
+                            ),
+                            shared::params(Self::NUMBERED_PARAMS, 1, 1),
+                            shared::params(Self::NUMBERED_PARAMS, 2, chunk.len())
+                        );
+                        out.extend(
+                            self.all(
+                                bind_ids(sqlx::query(&sql).bind(account.0), chunk),
+                                with_state,
+                            )
+                            .await?,
+                        );
+                    }
+                    Ok(out)
                 }
             }
         };

@@ -121,6 +121,10 @@ impl SqliteStore {
     /// A bare `?` has no name and takes the next argument, the order `bind_point` binds in.
     const NUMBERED_PARAMS: bool = false;
 
+    /// The writer is alone (one connection, `BEGIN IMMEDIATE`): rows it reads cannot change
+    /// under it, and SQLite has no `FOR UPDATE`.
+    const LOCK_ROWS: &'static str = "";
+
     fn reader(&self) -> &SqlitePool {
         &self.reader
     }

@@ -417,6 +417,13 @@ async fn readings_list_and_batch_list() {
         (400, invalid(&[("trackers", "must not be null")])),
     )
     .await;
+    let too_many: Vec<i64> = (0..501).map(|_| s.a).collect();
+    s.expect(
+        batch,
+        json!({"hash": s.alice, "trackers": too_many}),
+        (403, error(221, "Device limit exceeded")),
+    )
+    .await;
 }
 
 #[tokio::test]

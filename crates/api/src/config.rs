@@ -23,6 +23,9 @@ pub struct ApiConfig {
     pub registration_plugins: Vec<u32>,
     /// The longest period `track/read` and `track/list` answer, in days (error 211 beyond).
     pub max_track_days: u32,
+    /// The longest period `tracker/sensor/data/read` answers, in days (error 211 beyond):
+    /// Navixy's `maxReportTimeSpan`, 30 days by default.
+    pub max_sensor_data_days: u32,
 }
 
 impl Default for ApiConfig {
@@ -37,6 +40,7 @@ impl Default for ApiConfig {
             max_sessions_per_user: 100,
             registration_plugins: vec![44, 37],
             max_track_days: 30,
+            max_sensor_data_days: 30,
         }
     }
 }

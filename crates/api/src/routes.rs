@@ -74,6 +74,10 @@ static ROUTES: &[Route] = routes![
     "tracker/get_last_gps_point" => User => tracker::state::get_last_gps_point,
     "tracker/get_inputs" => User => tracker::state::get_inputs,
     "tracker/get_diagnostics" => User => tracker::state::get_diagnostics,
+    "tracker/get_fuel" => User => tracker::readings::get_fuel,
+    "tracker/get_readings" => User => tracker::readings::get_readings,
+    "tracker/readings/list" => User => tracker::readings::list,
+    "tracker/readings/batch_list" => User => tracker::readings::batch_list,
 
     "track/list" => User => track::list,
     "track/read" => User => track::read,
@@ -85,6 +89,7 @@ static ROUTES: &[Route] = routes![
     "tracker/sensor/delete" => User + TrackerUpdate => tracker::sensor::delete,
     "tracker/sensor/batch_copy" => User + TrackerUpdate => tracker::sensor::batch_copy,
     "tracker/sensor/input_name/list" => User => tracker::sensor::input_name_list,
+    "tracker/sensor/data/read" => User => tracker::readings::data_read,
     "tracker/sensor/calibration_data/read" => User => tracker::sensor::calibration::read,
     "tracker/sensor/calibration_data/update" => User + TrackerUpdate => tracker::sensor::calibration::update,
 

@@ -12,12 +12,12 @@ use crate::{ApiError, Ctx, Reply};
 
 /// Most points one call reads. A longer history is cut there and the answer says
 /// `limit_exceeded`, the flag Navixy raises when it clips a period.
-const MAX_POINTS: u32 = 100_000;
+pub(crate) const MAX_POINTS: u32 = 100_000;
 
-const DAY_MS: i64 = 24 * 3_600_000;
+pub(crate) const DAY_MS: i64 = 24 * 3_600_000;
 
 /// A required date/time parameter, in the user's zone or ISO 8601.
-fn datetime(c: &mut Check<'_>, ctx: &Ctx, name: &str) -> i64 {
+pub(crate) fn datetime(c: &mut Check<'_>, ctx: &Ctx, name: &str) -> i64 {
     let text = c.string(name);
     ctx.time.parse(&text).unwrap_or_else(|| {
         // A missing parameter has already been named; this only adds a bad one.

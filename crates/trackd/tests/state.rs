@@ -91,13 +91,7 @@ async fn setup() -> Setup {
     let app = TestApp::spawn().await;
     app.server.state.clock.stop_at(T0);
     let hash = app.master().await;
-    let account = app
-        .store
-        .user_by_login("alice")
-        .await
-        .expect("read")
-        .expect("alice")
-        .id;
+    let account = app.user_id("alice").await;
     Setup { app, hash, account }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod group;
 pub mod models;
+pub mod readings;
 pub mod register;
 pub mod sensor;
 pub mod settings;

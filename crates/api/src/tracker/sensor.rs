@@ -35,6 +35,32 @@ pub async fn owner(ctx: &Ctx, tracker: &Tracker) -> Result<TrackerId, ApiError> 
         .map_or(tracker.id, |t| t.id))
 }
 
+/// The sensors of each of `trackers`, in order (a clone's are its original's), read in one
+/// query.
+pub(crate) async fn sensors_of_each(
+    ctx: &Ctx,
+    trackers: &[Tracker],
+) -> Result<Vec<(TrackerId, Vec<Sensor>)>, ApiError> {
+    let mut owners = Vec::with_capacity(trackers.len());
+    for t in trackers {
+        owners.push((t.id, owner(ctx, t).await?));
+    }
+    let wanted: Vec<TrackerId> = owners
+        .iter()
+        .map(|(_, o)| *o)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut sensors: HashMap<TrackerId, Vec<Sensor>> = HashMap::new();
+    for s in ctx.store().sensors_of(&wanted).await? {
+        sensors.entry(s.tracker_id).or_default().push(s);
+    }
+    Ok(owners
+        .into_iter()
+        .map(|(id, o)| (id, sensors.get(&o).cloned().unwrap_or_default()))
+        .collect())
+}
+
 /// The caller's tracker, for a change to its sensors: 201, 208, 219.
 pub(crate) async fn writable(ctx: &Ctx, id: i64) -> Result<Tracker, ApiError> {
     let tracker = find(ctx, id).await?;
@@ -45,7 +71,7 @@ pub(crate) async fn writable(ctx: &Ctx, id: i64) -> Result<Tracker, ApiError> {
 
 /// The caller's trackers a batch call names, in order: 221 for more than [`MAX_BATCH`], 217
 /// for one that is missing or blocked.
-async fn listed(ctx: &Ctx, ids: &[i64]) -> Result<Vec<Tracker>, ApiError> {
+pub(crate) async fn listed(ctx: &Ctx, ids: &[i64]) -> Result<Vec<Tracker>, ApiError> {
     if ids.len() > MAX_BATCH {
         return Err(ApiError::new(221));
     }
@@ -106,26 +132,11 @@ pub async fn batch_list(ctx: Ctx) -> Result<Reply, ApiError> {
     let mut c = ctx.params.check();
     let ids = c.int_array("trackers");
     c.done()?;
-    let mut owners = Vec::with_capacity(ids.len());
-    for t in listed(&ctx, &ids).await? {
-        owners.push((t.id.0, owner(&ctx, &t).await?));
-    }
-    let wanted: Vec<TrackerId> = owners
-        .iter()
-        .map(|(_, o)| *o)
-        .collect::<HashSet<_>>()
+    let trackers = listed(&ctx, &ids).await?;
+    let result: Map<String, Value> = sensors_of_each(&ctx, &trackers)
+        .await?
         .into_iter()
-        .collect();
-    let mut sensors: HashMap<TrackerId, Vec<Sensor>> = HashMap::new();
-    for s in ctx.store().sensors_of(&wanted).await? {
-        sensors.entry(s.tracker_id).or_default().push(s);
-    }
-    let result: Map<String, Value> = owners
-        .iter()
-        .map(|(id, o)| {
-            let list = sensors.get(o).map_or(&[][..], Vec::as_slice);
-            (id.to_string(), render(list))
-        })
+        .map(|(id, list)| (id.0.to_string(), render(&list)))
         .collect();
     Ok(Reply::ok().with("result", Value::Object(result)))
 }

@@ -7,11 +7,13 @@ use std::collections::{BTreeSet, HashSet};
 
 use serde_json::{json, Map, Value};
 use trackd_core::catalog;
+use trackd_core::sensor::{discrete_state, Kind};
 use trackd_core::state::{Fix, TrackerState};
 use trackd_core::tracker::Tracker;
 use trackd_core::TrackerId;
 
 use super::not_blocked;
+use super::sensor::owner;
 use crate::{ApiError, Ctx, Reply};
 
 /// Most trackers one `get_states` call may name.
@@ -20,7 +22,7 @@ const MAX_STATES: usize = 2000;
 /// The tracker the call's `tracker_id` names, with its state (an empty one before any data),
 /// in one query: 201 for a tracker the account does not have (or has deleted), 208 for a
 /// blocked one.
-async fn tracker_with_state(ctx: &Ctx) -> Result<(Tracker, TrackerState), ApiError> {
+pub(crate) async fn tracker_with_state(ctx: &Ctx) -> Result<(Tracker, TrackerState), ApiError> {
     let mut c = ctx.params.check();
     let id = c.int("tracker_id");
     c.done()?;
@@ -36,7 +38,7 @@ async fn tracker_with_state(ctx: &Ctx) -> Result<(Tracker, TrackerState), ApiErr
     Ok((tracker, state.unwrap_or_default()))
 }
 
-fn time(ctx: &Ctx, t: Option<i64>) -> Value {
+pub(crate) fn time(ctx: &Ctx, t: Option<i64>) -> Value {
     t.map_or(Value::Null, |t| Value::String(ctx.time.format(t)))
 }
 
@@ -238,13 +240,26 @@ pub async fn get_last_gps_point(ctx: Ctx) -> Result<Reply, ApiError> {
     Ok(Reply::ok().with("value", value))
 }
 
-/// `tracker/get_inputs`: the discrete inputs. `states` names the semantic inputs (ignition,
-/// door, ...) bound to them by discrete sensors, which trackd does not store yet: it stays
-/// empty until they do.
+/// `tracker/get_inputs`: the discrete inputs, and under `states` the semantic inputs
+/// (ignition, door, ...) the tracker's discrete sensors bind to them, each with the state of
+/// its input (off before the device has reported its inputs).
 pub async fn get_inputs(ctx: Ctx) -> Result<Reply, ApiError> {
     let (tracker, state) = tracker_with_state(&ctx).await?;
     let now = ctx.now();
     let inputs = state.inputs.as_ref();
+    let sensors = ctx.store().sensors(owner(&ctx, &tracker).await?).await?;
+    let states: Vec<Value> = sensors
+        .iter()
+        .filter_map(|s| match &s.def.kind {
+            Kind::Discrete(d) => Some(json!({
+                "type": d.sensor_type.as_str(),
+                "name": s.def.name,
+                "status": inputs.is_some_and(|i| discrete_state(d, i.value)),
+                "input_number": d.input_number,
+            })),
+            _ => None,
+        })
+        .collect();
     Ok(Reply::ok()
         .with("user_time", ctx.time.format(now))
         .with(
@@ -254,7 +269,7 @@ pub async fn get_inputs(ctx: Ctx) -> Result<Reply, ApiError> {
                 model_count(&tracker, "digital_inputs"),
             ),
         )
-        .with("states", Value::Array(Vec::new()))
+        .with("states", states)
         .with("update_time", time(&ctx, inputs.map(|i| i.time))))
 }
 
@@ -365,6 +380,22 @@ const DIAGNOSTIC_STATES: &[&str] = &[
     "can_door_passenger_state",
 ];
 
+/// The diagnostic state values (VIN, trouble codes, driver key, ...) of the state, by name,
+/// each with the time it was reported: `get_diagnostics` lists them under `states`,
+/// `readings/list` too.
+pub(crate) fn state_values(state: &TrackerState) -> Vec<(String, Value, i64)> {
+    let mut values: Vec<(String, Value, i64)> = state
+        .io
+        .iter()
+        .filter(|(name, _)| DIAGNOSTIC_STATES.contains(&name.as_str()))
+        .map(|(name, reading)| (name.clone(), reading.value.clone(), reading.time))
+        .collect();
+    if let Some(key) = &state.hardware_key {
+        values.push(("hardware_key".into(), json!(key.value), key.time));
+    }
+    values
+}
+
 /// `tracker/get_diagnostics`: the newest CAN and OBD readings as sensor values, and the
 /// diagnostic states (VIN, trouble codes, ...), from the state's readings. Values are in the
 /// units the device sent (no conversion to the user's measurement system yet).
@@ -392,15 +423,9 @@ pub async fn get_diagnostics(ctx: Ctx) -> Result<Reply, ApiError> {
         }));
     }
     let mut states = Map::new();
-    for (name, reading) in &state.io {
-        if DIAGNOSTIC_STATES.contains(&name.as_str()) {
-            updated = updated.max(Some(reading.time));
-            states.insert(name.clone(), reading.value.clone());
-        }
-    }
-    if let Some(key) = &state.hardware_key {
-        updated = updated.max(Some(key.time));
-        states.insert("hardware_key".into(), json!(key.value));
+    for (name, value, at) in state_values(&state) {
+        updated = updated.max(Some(at));
+        states.insert(name, value);
     }
     Ok(Reply::ok()
         .with("user_time", ctx.time.format(now))

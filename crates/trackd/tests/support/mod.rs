@@ -84,6 +84,12 @@ impl TestApp {
         .expect("create user");
     }
 
+    /// The ID of the user `login`.
+    pub async fn user_id(&self, login: &str) -> trackd_core::UserId {
+        let user = self.store.user_by_login(login).await.expect("read user");
+        user.unwrap_or_else(|| panic!("no user {login}")).id
+    }
+
     /// Logs in and returns the session hash.
     pub async fn login(&self, login: &str) -> String {
         let (status, body) = self

@@ -408,7 +408,7 @@ async fn teltonika_battery_gsm_inputs_and_diagnostics() {
             "user_time": at(0),
             "inputs": [
                 value("CAN: Coolant temperature", "can_coolant_t", "temperature", 90.5, "celsius"),
-                value("CAN: Mileage", "can_mileage", "custom", 123_456.789, "custom"),
+                value("CAN: Mileage", "can_mileage", "custom", 123_456.789, "km"),
                 value("CAN: RPM", "can_rpm", "rpm", 1500.0, "custom"),
             ],
             "states": {"obd_dtc_number": 2, "obd_vin": "WVWZZZ1JZXW000001"},

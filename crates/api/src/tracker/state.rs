@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use serde_json::{json, Map, Value};
 use trackd_core::catalog;
+use trackd_core::sensor::{convert, MeasurementSystem};
 use trackd_core::sensor::{discrete_state, Kind};
 use trackd_core::state::{Fix, TrackerState};
 use trackd_core::tracker::Tracker;
@@ -324,7 +325,7 @@ const READINGS: &[(&str, &str, &str, &str)] = &[
     ("mil_run_time", "Time run with MIL on", "custom", "custom"),
     ("engine_temp", "Engine temperature", "temperature", "celsius"),
     ("engine_hours", "Engine hours", "custom", "custom"),
-    ("mileage", "Mileage", "custom", "custom"),
+    ("mileage", "Mileage", "custom", "km"),
     ("r_prefix", "R prefix", "custom", "custom"),
     ("adblue_level", "AdBlue level", "custom", "percent"),
     ("fuel_rate", "Fuel rate", "instant_consumption", "custom"),
@@ -402,6 +403,7 @@ pub(crate) fn state_values(state: &TrackerState) -> Vec<(String, Value, i64)> {
 pub async fn get_diagnostics(ctx: Ctx) -> Result<Reply, ApiError> {
     let (_, state) = tracker_with_state(&ctx).await?;
     let now = ctx.now();
+    let system = MeasurementSystem::parse(&ctx.caller()?.user.measurement_system);
     let mut updated: Option<i64> = None;
     let mut inputs = Vec::new();
     for (name, reading) in &state.io {
@@ -411,6 +413,7 @@ pub async fn get_diagnostics(ctx: Ctx) -> Result<Reply, ApiError> {
             continue;
         };
         updated = updated.max(Some(reading.time));
+        let converted = convert(value, units_type, system);
         inputs.push(json!({
             "label": label,
             "name": name,
@@ -418,8 +421,8 @@ pub async fn get_diagnostics(ctx: Ctx) -> Result<Reply, ApiError> {
             "value": value,
             "units_type": units_type,
             "units": "",
-            "converted_units_type": null,
-            "converted_value": null,
+            "converted_units_type": converted.map(|c| c.0),
+            "converted_value": converted.map(|c| c.1),
         }));
     }
     let mut states = Map::new();

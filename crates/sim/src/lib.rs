@@ -25,7 +25,7 @@ pub use encode::SimProtocol;
 pub use register::register;
 pub use route::{Sample, Vehicle};
 pub use run::{run, SimConfig};
-pub use stats::Report;
+pub use stats::{Latency, Report};
 
 /// One simulated device.
 #[derive(Clone, Debug, PartialEq, Eq)]

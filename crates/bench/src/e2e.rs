@@ -294,7 +294,12 @@ fn chrono_like(ms: i64) -> String {
 async fn track_tracker(bench: &Bench) -> anyhow::Result<TrackerId> {
     let spec =
         trackd_sim::fleet(1, &Mix::only(trackd_sim::SimProtocol::Wialon), 5_000_000).remove(0);
-    let ids = trackd_sim::register(bench.store.clone(), bench.owner, &[spec.clone()]).await?;
+    let ids = trackd_sim::register(
+        bench.store.clone(),
+        bench.owner,
+        std::slice::from_ref(&spec),
+    )
+    .await?;
     let tracker = *ids
         .get(&spec.device_id)
         .ok_or_else(|| anyhow!("track tracker missing"))?;

@@ -9,6 +9,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail};
+use tokio::io::AsyncBufReadExt as _;
 use trackd_core::metrics::Metrics;
 use trackd_sim::encode::teltonika;
 use trackd_sim::{Mix, SimProtocol};
@@ -23,7 +24,9 @@ pub struct IdleFigures {
     pub rss_total: u64,
 }
 
-/// Runs in the child process; prints one line `connections rss_delta kernel_delta rss_total`.
+/// Runs in the child process (the server's side; the parent holds the client sockets, as
+/// one process may not open 20,000 descriptors here). Talks over stdin/stdout: prints
+/// `READY <addr>`, measures its baseline on `BASE`, its memory on `MEASURE <n>`.
 pub async fn probe(n: usize) -> anyhow::Result<()> {
     let bench = Bench::start(Backend::Sqlite, n, &Mix::only(SimProtocol::Teltonika))
         .await?
@@ -32,42 +35,44 @@ pub async fn probe(n: usize) -> anyhow::Result<()> {
         .targets()
         .get(SimProtocol::Teltonika)
         .ok_or_else(|| anyhow!("no Teltonika listener"))?;
-    let ids: Vec<String> = bench.devices.iter().map(|d| d.device_id.clone()).collect();
-    // Warm up the runtime and the allocator with a few connections first, so the baseline
-    // already holds what the first connection makes the server allocate once.
-    let warm = ids.iter().take(50).cloned().collect::<Vec<_>>();
-    let kept = tokio::task::spawn_blocking(move || open(addr, &warm)).await??;
-    drop(kept);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Metrics::get(&bench.server.metrics.connections_open) > 0 {
-        if Instant::now() > deadline {
-            bail!("warm-up connections did not close");
+    println!("READY {addr}");
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let open = || Metrics::get(&bench.server.metrics.connections_open);
+    let mut base = (0, 0);
+    while let Some(line) = lines.next_line().await? {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        if line == "BASE" {
+            // The warm-up connections have gone: what stays allocated is not theirs.
+            while open() > 0 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            base = (sys::rss_bytes(), sys::tcp_kernel_bytes());
+            println!("BASED");
+        } else if let Some(count) = line.strip_prefix("MEASURE ") {
+            let count: u64 = count.parse()?;
+            while open() < count && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            if open() < count {
+                bail!("{} connections open, {count} expected", open());
+            }
+            // Let the connection tasks settle into their idle read.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let (rss1, kernel1) = (sys::rss_bytes(), sys::tcp_kernel_bytes());
+            let c = count.max(1) as f64;
+            println!(
+                "RESULT {} {} {} {}",
+                count,
+                rss1.saturating_sub(base.0) as f64 / c,
+                kernel1.saturating_sub(base.1) as f64 / c,
+                rss1
+            );
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (rss0, kernel0) = (sys::rss_bytes(), sys::tcp_kernel_bytes());
-    let streams = tokio::task::spawn_blocking(move || open(addr, &ids)).await??;
-    let open_now = Metrics::get(&bench.server.metrics.connections_open);
-    if open_now < streams.len() as u64 {
-        bail!("{open_now} connections open, {} expected", streams.len());
-    }
-    // Let the connection tasks settle into their idle read.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (rss1, kernel1) = (sys::rss_bytes(), sys::tcp_kernel_bytes());
-    let count = streams.len().max(1);
-    println!(
-        "{} {} {} {}",
-        streams.len(),
-        rss1.saturating_sub(rss0) as f64 / count as f64,
-        kernel1.saturating_sub(kernel0) as f64 / count as f64,
-        rss1
-    );
-    drop(streams);
     bench.stop().await
 }
 
-/// Connects and logs in every device with plain blocking sockets: the client side then
-/// costs this process a descriptor and a few bytes per connection, not a task.
+/// Connects and logs in every device with plain blocking sockets.
 fn open(addr: std::net::SocketAddr, ids: &[String]) -> anyhow::Result<Vec<TcpStream>> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
@@ -84,19 +89,48 @@ fn open(addr: std::net::SocketAddr, ids: &[String]) -> anyhow::Result<Vec<TcpStr
     Ok(out)
 }
 
-/// Runs the probe in a child process and reads its line.
+/// Runs the server in a child process, opens the connections from here, reads its figures.
 pub fn measure(n: usize) -> anyhow::Result<IdleFigures> {
+    use std::io::BufRead as _;
     let exe = std::env::current_exe()?;
-    let out = std::process::Command::new(exe)
+    let mut child = std::process::Command::new(exe)
         .args(["idle-probe", &n.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
-        .output()?;
-    if !out.status.success() {
-        bail!("idle probe failed ({})", out.status);
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().last().unwrap_or_default();
+        .spawn()?;
+    let mut to_child = child.stdin.take().ok_or_else(|| anyhow!("no stdin"))?;
+    let mut from_child =
+        std::io::BufReader::new(child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?).lines();
+    let mut next = || -> anyhow::Result<String> {
+        from_child
+            .next()
+            .ok_or_else(|| anyhow!("the idle probe ended early"))?
+            .map_err(Into::into)
+    };
+    let ready = next()?;
+    let addr: std::net::SocketAddr = ready
+        .strip_prefix("READY ")
+        .ok_or_else(|| anyhow!("idle probe said {ready:?}"))?
+        .parse()?;
+    let ids: Vec<String> = trackd_sim::fleet(n, &Mix::only(SimProtocol::Teltonika), 1)
+        .into_iter()
+        .map(|d| d.device_id)
+        .collect();
+    // Warm the server's runtime and allocator up first, so the baseline already holds what
+    // the first connections make it allocate once.
+    drop(open(addr, ids.get(..50.min(n)).unwrap_or_default())?);
+    writeln!(to_child, "BASE")?;
+    next()?;
+    let streams = open(addr, &ids)?;
+    writeln!(to_child, "MEASURE {}", streams.len())?;
+    let line = next()?;
+    drop(streams);
+    drop(to_child);
+    let _ = child.wait();
     let f: Vec<f64> = line
+        .strip_prefix("RESULT ")
+        .unwrap_or_default()
         .split_whitespace()
         .filter_map(|w| w.parse().ok())
         .collect();

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod demo;
 pub mod ready;
 
 use std::net::SocketAddr;
@@ -43,6 +44,14 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     trackd_store::open(&url)
         .await
         .with_context(|| format!("opening database {}", redact(&url)))
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 /// The URL without its password, for logs.

@@ -1,11 +1,11 @@
 //! The `trackd` command: `serve` runs the server; the other subcommands administer it.
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use trackd::{admin, Config, Server};
+use trackd::{admin, now_ms, Config, Server};
 
 #[derive(Parser)]
 #[command(
@@ -38,7 +38,14 @@ enum Command {
         /// file as JSON (for supervisors and tests that use port 0).
         #[arg(long, env = "TRACKD_READY_FILE")]
         ready_file: Option<PathBuf>,
+        /// Also create a `demo` user (password printed) with a handful of simulated devices
+        /// driving in-process, and print ready curl calls.
+        #[arg(long)]
+        demo: bool,
     },
+    /// Simulate devices against a running trackd: N trackers with a protocol mix drive routes
+    /// and send over real sockets; prints records/s, acknowledgement latency and errors.
+    Sim(SimArgs),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -62,6 +69,45 @@ enum Command {
     Tracker(TrackerCommand),
     /// Show or set the installation's device limit ("none" removes it).
     DeviceLimit { limit: Option<String> },
+}
+
+#[derive(Args)]
+struct SimArgs {
+    /// Simulated devices.
+    #[arg(long, default_value_t = 100)]
+    devices: usize,
+    /// Protocol weights: teltonika, wialon and osmand.
+    #[arg(long, default_value = "teltonika:6,wialon:3,osmand:1")]
+    mix: trackd_sim::Mix,
+    /// Seconds between two records of a device (on the device's clock).
+    #[arg(long, default_value_t = 10.0)]
+    interval: f64,
+    /// Records per message (Teltonika packet, Wialon black box, pipelined OsmAnd requests).
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Send each message as soon as the last is acknowledged instead of waiting the interval
+    /// (a load test; the devices' clocks still advance by the interval per record).
+    #[arg(long)]
+    fast: bool,
+    /// Stop each device after this many records.
+    #[arg(long)]
+    records: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Seconds at the start left out of records/s and latencies.
+    #[arg(long, default_value_t = 0.0)]
+    warmup: f64,
+    /// Host the device listeners run on; the ports are the configured ones.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// Register the simulated devices to this user first, in the database (--database,
+    /// --data-dir or --config, as for `serve`); without it they must be registered already.
+    #[arg(long)]
+    owner: Option<String>,
+    /// Serial number of the first device's IMEI (the same serial gives the same devices).
+    #[arg(long, default_value_t = 1)]
+    first_serial: u64,
 }
 
 #[derive(Subcommand)]
@@ -112,13 +158,6 @@ enum TrackerCommand {
     },
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -142,11 +181,19 @@ async fn main() -> anyhow::Result<()> {
         config.data_dir = dir;
     }
 
-    if let Command::Serve { listen, ready_file } = cli.command {
-        if let Some(listen) = listen {
-            config.http.listen = listen;
+    match cli.command {
+        Command::Serve {
+            listen,
+            ready_file,
+            demo,
+        } => {
+            if let Some(listen) = listen {
+                config.http.listen = listen;
+            }
+            return serve(config, ready_file, demo).await;
         }
-        return serve(config, ready_file).await;
+        Command::Sim(args) => return simulate(args, &config).await,
+        _ => {}
     }
 
     let out = administer(cli.command, &config).await?;
@@ -159,7 +206,9 @@ async fn administer(command: Command, config: &Config) -> anyhow::Result<String>
     let store = trackd::open_store(config).await?;
     let store = store.as_ref();
     Ok(match command {
-        Command::Serve { .. } => anyhow::bail!("serve is not an admin command"),
+        Command::Serve { .. } | Command::Sim(_) => {
+            anyhow::bail!("serve and sim are not admin commands")
+        }
         Command::User(UserCommand::Create(u)) => {
             let spec = admin::UserSpec {
                 login: u.login,
@@ -208,14 +257,14 @@ async fn administer(command: Command, config: &Config) -> anyhow::Result<String>
     })
 }
 
-async fn serve(config: Config, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
+async fn serve(config: Config, ready_file: Option<PathBuf>, demo: bool) -> anyhow::Result<()> {
     if let Some(path) = &ready_file {
         // A file left by an earlier run must not announce this one before it is ready.
         trackd::ready::remove(path)?;
     }
     let store = trackd::open_store(&config).await?;
     let first_user = store.users().await?.is_empty();
-    let server = Server::start(config.clone(), store).await?;
+    let server = Server::start(config.clone(), store.clone()).await?;
     tracing::info!(database = %trackd::redact(&config.database_url()), "storage ready");
     tracing::info!("HTTP API listening on http://{}/v2/", server.http_addr);
     for l in &server.listeners {
@@ -226,7 +275,14 @@ async fn serve(config: Config, ready_file: Option<PathBuf>) -> anyhow::Result<()
             l.addr
         );
     }
-    if first_user {
+    let demo = if demo {
+        let d = trackd::demo::Demo::start(&server, store, Duration::from_secs(2)).await?;
+        println!("{}", d.instructions(server.http_addr));
+        Some(d)
+    } else {
+        None
+    };
+    if first_user && demo.is_none() {
         tracing::info!(
             "no users yet: create one with `trackd user create --login admin --password <secret>` \
              (same --database/--data-dir), then POST /v2/user/auth"
@@ -244,6 +300,9 @@ async fn serve(config: Config, ready_file: Option<PathBuf>) -> anyhow::Result<()
     }
     shutdown_signal().await;
     tracing::info!("shutting down");
+    if let Some(d) = demo {
+        d.stop().await?;
+    }
     let stopped = server.stop().await;
     if let Some(path) = &ready_file {
         // Stopped means no longer ready; a failure to remove the file is only worth a warning.
@@ -252,6 +311,47 @@ async fn serve(config: Config, ready_file: Option<PathBuf>) -> anyhow::Result<()
         }
     }
     stopped
+}
+
+/// `trackd sim`: registers the devices if asked, runs them, prints the report.
+async fn simulate(args: SimArgs, config: &Config) -> anyhow::Result<()> {
+    let devices = trackd_sim::fleet(args.devices, &args.mix, args.first_serial);
+    if let Some(owner) = &args.owner {
+        let store = trackd::open_store(config).await?;
+        let user = store.user_by_login(owner).await?.ok_or_else(|| {
+            anyhow::anyhow!("no user '{owner}' (create one with `trackd user create`)")
+        })?;
+        let ids = trackd_sim::register(store, user.account(), &devices).await?;
+        eprintln!("{} devices registered to {owner}", ids.len());
+    }
+    let targets = trackd_sim::Targets::from_fn(|p, _| {
+        config
+            .gateway
+            .port(p)
+            .map(|port| std::net::SocketAddr::new(args.host, port))
+    });
+    let seconds = |s: f64| Duration::try_from_secs_f64(s).context("a duration in seconds");
+    let sim = trackd_sim::SimConfig {
+        batch: args.batch,
+        interval: seconds(args.interval)?,
+        realtime: !args.fast,
+        records_per_device: args.records,
+        duration: args.duration.map(seconds).transpose()?,
+        warmup: seconds(args.warmup)?,
+        progress: true,
+        ..trackd_sim::SimConfig::default()
+    };
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let report = trackd_sim::run(devices, &targets, &sim, Some(stop_rx)).await;
+    println!("{report}");
+    if report.records_sent > 0 && report.records_acked == 0 {
+        anyhow::bail!("no record was acknowledged: is trackd running and are the devices registered (--owner)?");
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,462 @@
+//! (b) End to end: a trackd server on loopback, a fleet of simulated devices each waiting for
+//! the acknowledgement (sent after commit) of one message before sending the next; the
+//! records/s persisted and the acknowledgement latency. (d) API latency while a paced fleet
+//! ingests at half the target rate.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+use trackd::admin::{self, UserSpec};
+use trackd::{Config, Server};
+use trackd_core::metrics::Metrics;
+use trackd_core::point::{Point, Position};
+use trackd_core::{TrackerId, UserId};
+use trackd_sim::{DeviceSpec, Mix, Targets};
+
+use crate::client::{self, ClientArgs, SimFigures};
+use trackd_store::Store;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+pub const PASSWORD: &str = "bench password";
+
+/// A server with its database and registered fleet.
+pub struct Bench {
+    pub url: String,
+    pub server: Server,
+    pub store: Arc<dyn Store>,
+    pub owner: UserId,
+    pub devices: Vec<DeviceSpec>,
+    pub trackers: HashMap<String, TrackerId>,
+    _dir: tempfile::TempDir,
+}
+
+/// A fresh database of the backend; `None` when PostgreSQL is not installed.
+async fn fresh_url(backend: Backend, dir: &std::path::Path) -> anyhow::Result<Option<String>> {
+    Ok(match backend {
+        Backend::Sqlite => Some(format!("sqlite://{}", dir.join("bench.db").display())),
+        Backend::Postgres => trackd_store::testing::fresh_database()
+            .await
+            .map(|db| db.url().to_owned()),
+    })
+}
+
+impl Bench {
+    /// Starts a server on a fresh database and registers `devices` devices of the mix.
+    pub async fn start(
+        backend: Backend,
+        devices: usize,
+        mix: &Mix,
+    ) -> anyhow::Result<Option<Bench>> {
+        let dir = tempfile::tempdir()?;
+        let Some(url) = fresh_url(backend, dir.path()).await? else {
+            return Ok(None);
+        };
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            database: url.clone(),
+            http: trackd::config::HttpConfig {
+                listen: "127.0.0.1:0".parse()?,
+            },
+            gateway: trackd_gateway::GatewayConfig {
+                bind: [127, 0, 0, 1].into(),
+                max_connections: 50_000,
+                ..Default::default()
+            }
+            .any_ports(),
+            ..Config::default()
+        };
+        config.api.rate_limit_per_second = 1_000_000;
+        let store = trackd::open_store(&config).await?;
+        let server = Server::start(config, store.clone()).await?;
+        admin::create_user(
+            store.as_ref(),
+            UserSpec {
+                login: "bench".into(),
+                password: PASSWORD.into(),
+                time_zone: "UTC".into(),
+                parent: None,
+                rights: Vec::new(),
+            },
+            trackd::now_ms(),
+        )
+        .await?;
+        let owner = store
+            .user_by_login("bench")
+            .await?
+            .ok_or_else(|| anyhow!("bench user missing"))?
+            .id;
+        let fleet = trackd_sim::fleet(devices, mix, 1);
+        let trackers = trackd_sim::register(store.clone(), owner, &fleet)
+            .await
+            .context("registering the fleet")?;
+        Ok(Some(Bench {
+            url,
+            server,
+            store,
+            owner,
+            devices: fleet,
+            trackers,
+            _dir: dir,
+        }))
+    }
+
+    pub fn targets(&self) -> Targets {
+        Targets::from_fn(|p, t| self.server.device_addr(p, t))
+    }
+
+    /// Every point stored for the fleet.
+    pub async fn stored_points(&self) -> anyhow::Result<Vec<Point>> {
+        let mut out = Vec::new();
+        for t in self.trackers.values() {
+            out.extend(self.store.points(*t, 0, i64::MAX, u32::MAX).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.server.stop().await
+    }
+}
+
+/// What the ingest path did during a run, from the server's metrics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IngestFigures {
+    pub commits: u64,
+    pub points: u64,
+    pub commit_us: u64,
+}
+
+impl IngestFigures {
+    fn now(m: &Metrics) -> IngestFigures {
+        IngestFigures {
+            commits: Metrics::get(&m.commits_total),
+            points: Metrics::get(&m.points_total),
+            commit_us: Metrics::get(&m.commit_latency_us_total),
+        }
+    }
+    fn since(self, before: IngestFigures) -> IngestFigures {
+        IngestFigures {
+            commits: self.commits - before.commits,
+            points: self.points - before.points,
+            commit_us: self.commit_us - before.commit_us,
+        }
+    }
+    pub fn rows_per_commit(&self) -> f64 {
+        self.points as f64 / self.commits.max(1) as f64
+    }
+    pub fn commit_ms(&self) -> f64 {
+        self.commit_us as f64 / 1000.0 / self.commits.max(1) as f64
+    }
+}
+
+pub struct RunFigures {
+    pub report: SimFigures,
+    pub ingest: IngestFigures,
+    /// CPU cores used over the run by the server process and by the simulator process.
+    pub server_cpu: f64,
+    pub sim_cpu: f64,
+}
+
+/// Every device sends as soon as its last message is acknowledged.
+pub async fn closed_loop(
+    bench: &Bench,
+    mix: &Mix,
+    batch: usize,
+    warmup: Duration,
+    measure: Duration,
+) -> anyhow::Result<RunFigures> {
+    let args = ClientArgs {
+        teltonika: None,
+        wialon: None,
+        osmand: None,
+        devices: bench.devices.len(),
+        mix: mix.clone(),
+        batch,
+        interval_ms: 1000,
+        realtime: false,
+        duration_ms: millis(warmup + measure),
+        warmup_ms: millis(warmup),
+    };
+    run(bench, &args).await
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+async fn run(bench: &Bench, args: &ClientArgs) -> anyhow::Result<RunFigures> {
+    let metrics = &bench.server.metrics;
+    let before = IngestFigures::now(metrics);
+    let (cpu0, child0, wall0) = (
+        crate::sys::cpu_time(),
+        crate::sys::children_cpu_time(),
+        Instant::now(),
+    );
+    let report = client::spawn(&bench.targets(), args).await?;
+    let wall = wall0.elapsed().as_secs_f64();
+    Ok(RunFigures {
+        ingest: IngestFigures::now(metrics).since(before),
+        server_cpu: (crate::sys::cpu_time() - cpu0).as_secs_f64() / wall,
+        sim_cpu: (crate::sys::children_cpu_time() - child0).as_secs_f64() / wall,
+        report,
+    })
+}
+
+/// An API call measured under ingest.
+pub struct Probe {
+    pub label: &'static str,
+    pub path: &'static str,
+    pub params: Value,
+}
+
+pub enum ProbeResult {
+    /// The route does not exist yet.
+    NotImplemented,
+    Measured {
+        latencies_us: Vec<u32>,
+        errors: u64,
+        last_error: Option<String>,
+    },
+}
+
+/// The calls of (d), with parameters for this bench's data.
+pub async fn probes(bench: &Bench) -> anyhow::Result<Vec<Probe>> {
+    let mut ids: Vec<i64> = bench.trackers.values().map(|t| t.0).collect();
+    ids.sort_unstable();
+    let first = |n: usize| ids.iter().take(n).copied().collect::<Vec<i64>>();
+    let track = track_tracker(bench).await?;
+    let now = trackd::now_ms();
+    let date = chrono_like;
+    Ok(vec![
+        Probe {
+            label: "tracker/list (all trackers)",
+            path: "tracker/list",
+            params: json!({}),
+        },
+        Probe {
+            label: "tracker/get_states (2000 trackers)",
+            path: "tracker/get_states",
+            params: json!({"trackers": first(2000)}),
+        },
+        Probe {
+            label: "tracker/counter/value/list (1000)",
+            path: "tracker/counter/value/list",
+            params: json!({"trackers": first(1000), "type": "odometer"}),
+        },
+        Probe {
+            label: "tracker/counter/data/read (31 days)",
+            path: "tracker/counter/data/read",
+            params: json!({"tracker_id": ids.first().copied().unwrap_or(1), "type": "odometer",
+                "from": date(now - 31 * 86_400_000), "to": date(now)}),
+        },
+        Probe {
+            label: "track/read (10,000 points)",
+            path: "track/read",
+            params: json!({"tracker_id": track.0, "from": date(now - 2 * 86_400_000),
+                "to": date(now), "simplify": false}),
+        },
+    ])
+}
+
+/// `yyyy-MM-dd HH:mm:ss` (UTC, the bench user's zone).
+fn chrono_like(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = trackd_sim::encode::wialon::civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
+}
+
+/// A tracker with 10,000 points over the last day, for `track/read`.
+async fn track_tracker(bench: &Bench) -> anyhow::Result<TrackerId> {
+    let spec =
+        trackd_sim::fleet(1, &Mix::only(trackd_sim::SimProtocol::Wialon), 5_000_000).remove(0);
+    let ids = trackd_sim::register(
+        bench.store.clone(),
+        bench.owner,
+        std::slice::from_ref(&spec),
+    )
+    .await?;
+    let tracker = *ids
+        .get(&spec.device_id)
+        .ok_or_else(|| anyhow!("track tracker missing"))?;
+    if bench.store.count_points(tracker).await? >= 10_000 {
+        return Ok(tracker);
+    }
+    let start = trackd::now_ms() - 86_400_000;
+    let mut v = trackd_sim::Vehicle::new(spec.seed, start, 8_000);
+    let points: Vec<Point> = (0..10_000)
+        .map(|_| {
+            let s = v.next_sample();
+            let mut p = Point::empty(tracker, s.time_ms, s.time_ms);
+            p.position = Some(Position {
+                lat: s.lat,
+                lng: s.lon,
+                altitude: Some(s.altitude),
+                speed: Some(s.speed_kmh),
+                heading: Some(s.course),
+                satellites: Some(i32::from(s.satellites)),
+                hdop: Some(s.hdop),
+                valid: true,
+                lbs: false,
+            });
+            p.ignition = Some(s.ignition);
+            p
+        })
+        .collect();
+    bench.store.store_points(&points).await?;
+    Ok(tracker)
+}
+
+/// Calls each implemented probe in turn until `stop`; one call at a time, as one dashboard
+/// user would.
+pub async fn measure_api(
+    base: String,
+    probes: &[Probe],
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<Vec<ProbeResult>> {
+    let client = reqwest::Client::new();
+    let auth: Value = client
+        .post(format!("{base}/v2/user/auth"))
+        .json(&json!({"login": "bench", "password": PASSWORD}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let hash = auth["hash"]
+        .as_str()
+        .ok_or_else(|| anyhow!("login failed: {auth}"))?
+        .to_owned();
+    let mut results: Vec<ProbeResult> = probes
+        .iter()
+        .map(|p| {
+            if trackd_api::routes::find(p.path).is_some() {
+                ProbeResult::Measured {
+                    latencies_us: Vec::new(),
+                    errors: 0,
+                    last_error: None,
+                }
+            } else {
+                ProbeResult::NotImplemented
+            }
+        })
+        .collect();
+    if results
+        .iter()
+        .all(|r| matches!(r, ProbeResult::NotImplemented))
+    {
+        let _ = stop.wait_for(|s| *s).await;
+        return Ok(results);
+    }
+    'outer: loop {
+        for (probe, result) in probes.iter().zip(results.iter_mut()) {
+            let ProbeResult::Measured {
+                latencies_us,
+                errors,
+                last_error,
+            } = result
+            else {
+                continue;
+            };
+            if *stop.borrow() {
+                break 'outer;
+            }
+            let mut body = probe.params.clone();
+            body["hash"] = Value::String(hash.clone());
+            let started = Instant::now();
+            let answer = client
+                .post(format!("{base}/v2/{}", probe.path))
+                .json(&body)
+                .send()
+                .await;
+            let answer = match answer {
+                Ok(resp) => resp.bytes().await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+            match answer {
+                Ok(bytes) if bytes.starts_with(b"{\"success\":true") || success(&bytes) => {
+                    latencies_us.push(micros)
+                }
+                Ok(bytes) => {
+                    *errors += 1;
+                    *last_error = Some(String::from_utf8_lossy(&bytes).chars().take(200).collect());
+                }
+                Err(e) => {
+                    *errors += 1;
+                    *last_error = Some(e);
+                }
+            }
+        }
+    }
+    Ok(results)
+}
+
+fn success(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(bytes)
+        .map(|v| v["success"] == Value::Bool(true))
+        .unwrap_or(false)
+}
+
+/// A paced fleet at `rate` records/s (each device sends `batch` records every
+/// `batch * devices / rate` seconds), with the API probes running alongside.
+pub async fn half_load(
+    bench: &Bench,
+    mix: &Mix,
+    rate: f64,
+    batch: usize,
+    warmup: Duration,
+    measure: Duration,
+) -> anyhow::Result<(RunFigures, Vec<ProbeResult>, Vec<Probe>)> {
+    let probes = probes(bench).await?;
+    let interval = Duration::from_secs_f64(bench.devices.len() as f64 / rate.max(1.0));
+    let args = ClientArgs {
+        teltonika: None,
+        wialon: None,
+        osmand: None,
+        devices: bench.devices.len(),
+        mix: mix.clone(),
+        batch,
+        interval_ms: millis(interval).max(1),
+        realtime: true,
+        duration_ms: millis(warmup + measure),
+        warmup_ms: millis(warmup),
+    };
+    let (stop_api, stop_rx) = watch::channel(false);
+    let base = format!("http://{}", bench.server.http_addr);
+    let api = async {
+        // The API is measured after the warm-up, like the acknowledgements.
+        tokio::time::sleep(warmup).await;
+        measure_api(base, &probes, stop_rx).await
+    };
+    let sim = async {
+        let figures = run(bench, &args).await;
+        let _ = stop_api.send(true);
+        figures
+    };
+    let (figures, api) = tokio::join!(sim, api);
+    Ok((figures?, api?, probes))
+}

@@ -142,7 +142,7 @@ pub(super) fn eri(ctx: &Ctx) -> Option<Decoded> {
     let shape = BlockShape::of(model);
     let (mut records, next) = positions(ctx, n + 5, count, shape);
     let rec = records.last_mut()?;
-    // As in GTFRI, 0 or 1 here is a placeholder, not a voltage.
+    // As in GTFRI, 0 or 1 here is a filler value, not a voltage.
     if let Some(mv) = int(f.get(n + 2)).filter(|v| *v > 10) {
         rec.set_io("board_voltage", mv as f64 / 1000.0);
     }

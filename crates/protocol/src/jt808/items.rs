@@ -8,6 +8,21 @@ use crate::message::{Alarm, Record};
 use crate::reader::Reader;
 
 /// Items after the 0x80 marker: an OBD extension with ids of its own.
+/// Item 0x0B, an electronic lock's report; its length says which fields follow (the standard
+/// location item and the JT701 vendor item share the layout).
+pub(super) fn lock_item(rec: &mut Record, len: usize, d: &mut Reader) -> Result<(), DecodeError> {
+    set_i(rec, "lock_command", i64::from(d.u8()?));
+    if (5..=6).contains(&len) {
+        set_i(rec, "lock_card", i64::from(d.u32()?));
+    } else if len >= 7 {
+        set_s(rec, "lock_password", text(d.bytes(6)?));
+    }
+    if len.is_multiple_of(2) {
+        set_i(rec, "unlock_result", i64::from(d.u8()?));
+    }
+    Ok(())
+}
+
 pub(super) fn obd_item(rec: &mut Record, id: u8, d: &mut Reader) -> Result<(), DecodeError> {
     match id {
         0x01 => set_f(rec, "hw_mileage", f64::from(d.u32()?) / 10.0),

@@ -193,17 +193,7 @@ fn item(
         0x03 => set_f(rec, "can_speed", f64::from(d.u16()?) / 10.0),
         0x04 => set_i(rec, "alarm_event_id", i64::from(d.u16()?)),
         0x06 if len == 1 => set_battery_level(rec, i64::from(d.u8()?)),
-        0x0B => {
-            set_i(rec, "lock_command", i64::from(d.u8()?));
-            if (5..=6).contains(&len) {
-                set_i(rec, "lock_card", i64::from(d.u32()?));
-            } else if len >= 7 {
-                set_s(rec, "lock_password", text(d.bytes(6)?));
-            }
-            if len.is_multiple_of(2) {
-                set_i(rec, "unlock_result", i64::from(d.u8()?));
-            }
-        }
+        0x0B => lock_item(rec, len, d)?,
         0x12 => {
             let _area_type = d.u8()?;
             set_i(rec, "geofence_id", i64::from(d.u32()?));

@@ -2,7 +2,7 @@
 //! reports (0x5501/0x5502), acceleration samples (0x2070), terminal attributes (0x0107),
 //! driver identity (0x0702).
 
-use super::items::{obd_rt, sign_magnitude};
+use super::items::{lock_item, obd_rt, sign_magnitude};
 use super::location::status_and_coords;
 use super::util::*;
 use super::Model;
@@ -346,17 +346,7 @@ fn jt701_item(rec: &mut Record, id: u8, len: usize, v: &mut Reader) -> Result<()
                 g.mnc = Some(u16::from(mnc));
             }
         }
-        0x0B => {
-            set_i(rec, "lock_command", i64::from(v.u8()?));
-            if (5..=6).contains(&len) {
-                set_i(rec, "lock_card", i64::from(v.u32()?));
-            } else if len >= 7 {
-                set_s(rec, "lock_password", text(v.bytes(6)?));
-            }
-            if len.is_multiple_of(2) {
-                set_i(rec, "unlock_result", i64::from(v.u8()?));
-            }
-        }
+        0x0B => lock_item(rec, len, v)?,
         0x0C => {
             let (x, y, z) = (v.i16()?, v.i16()?, v.i16()?);
             set_s(rec, "tilt", format!("[{x},{y},{z}]"));

@@ -64,7 +64,7 @@ pub(crate) const IN_CHUNK: usize = 500;
 pub(crate) const STATE_CHUNK: usize = 2000;
 
 /// `$first, $first+1, ...` for `n` parameters.
-pub(crate) fn placeholders(first: usize, n: usize) -> String {
+pub(crate) fn param_list(first: usize, n: usize) -> String {
     let mut s = String::with_capacity(n * 5);
     push_params(&mut s, Some(first), n);
     s
@@ -247,9 +247,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_number_from_first() {
-        assert_eq!(placeholders(2, 3), "$2, $3, $4");
-        assert_eq!(placeholders(1, 1), "$1");
+    fn param_list_numbers_from_first() {
+        assert_eq!(param_list(2, 3), "$2, $3, $4");
+        assert_eq!(param_list(1, 1), "$1");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! `impl_store!(Store, Database)` expands to `impl Users`, `impl Trackers`, `impl Points` and
 //! `impl Sensors` (and the migration runner) for a store type. The SQL is the dialect both SQLite and
-//! PostgreSQL speak: `$n` placeholders, `RETURNING`, `ON CONFLICT ... DO UPDATE` and
+//! PostgreSQL speak: `$n` parameters, `RETURNING`, `ON CONFLICT ... DO UPDATE` and
 //! `DO NOTHING`, `TRUE`/`FALSE`, `INSERT ... SELECT`.
 //! What differs lives in each backend as inherent methods the body calls:
 //!
@@ -278,7 +278,7 @@ macro_rules! impl_store {
 
                 // On PostgreSQL, one `INSERT ... SELECT * FROM UNNEST($1::bigint[], ...)` with
                 // an array per column (or COPY into a temporary table, then INSERT ... ON
-                // CONFLICT) would save parsing thousands of placeholders; SQLite has neither,
+                // CONFLICT) would save parsing thousands of parameters; SQLite has neither,
                 // so the shared multi-row VALUES stays until a benchmark asks for more.
                 async fn insert_points(
                     tx: &mut sqlx::Transaction<'static, $db>,
@@ -369,7 +369,7 @@ macro_rules! impl_store {
                         let sql = format!(
                             "SELECT tracker_id, tag_id, ordinal FROM tag_bindings WHERE \
                              tracker_id IN ({}) ORDER BY tracker_id, ordinal",
-                            shared::placeholders(1, chunk.len())
+                            shared::param_list(1, chunk.len())
                         );
                         for row in bind_ids(sqlx::query(&sql), chunk)
                             .fetch_all(self.reader())
@@ -420,7 +420,7 @@ macro_rules! impl_store {
                     for chunk in ids.chunks(IN_CHUNK) {
                         let sql = format!(
                             "UPDATE trackers SET {set} WHERE NOT deleted AND id IN ({})",
-                            shared::placeholders(2, chunk.len())
+                            shared::param_list(2, chunk.len())
                         );
                         n += bind_ids(sqlx::query(&sql).bind(arg), chunk)
                             .execute(&mut *tx)
@@ -1070,7 +1070,7 @@ macro_rules! impl_store {
                     let mut tx = self.begin_write().await?;
                     let mut deleted = 0;
                     for chunk in ids.chunks(IN_CHUNK) {
-                        let list = shared::placeholders(2, chunk.len());
+                        let list = shared::param_list(2, chunk.len());
                         let unbind = format!(
                             "DELETE FROM tag_bindings WHERE tag_id IN (SELECT id FROM \
                              tags WHERE user_id = $1 AND id IN ({list}))"
@@ -1173,7 +1173,7 @@ macro_rules! impl_store {
             impl Points for $store {
                 // On PostgreSQL, one `INSERT ... SELECT * FROM UNNEST($1::bigint[], ...)` with
                 // an array per column (or COPY into a temporary table, then INSERT ... ON
-                // CONFLICT) would save parsing thousands of placeholders; SQLite has neither,
+                // CONFLICT) would save parsing thousands of parameters; SQLite has neither,
                 // so the shared multi-row VALUES stays until a benchmark asks for more.
                 async fn store_points(&self, points: &[Point]) -> Result<u64> {
                     let Some(sorted) = Self::sorted(points)? else {
@@ -1249,7 +1249,7 @@ macro_rules! impl_store {
                         let sql = format!(
                             "SELECT * FROM sensors WHERE tracker_id IN ({}) ORDER BY \
                              tracker_id, id",
-                            shared::placeholders(1, chunk.len())
+                            shared::param_list(1, chunk.len())
                         );
                         out.extend(
                             self.all(bind_ids(sqlx::query(&sql), chunk), shared::sensor_from_row)

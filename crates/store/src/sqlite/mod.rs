@@ -180,7 +180,7 @@ mod tests {
 
     /// The shared SQL relies on sqlx-sqlite binding `$n` by number, not by order of appearance.
     #[tokio::test]
-    async fn dollar_placeholders_bind_by_number() -> Result<()> {
+    async fn dollar_parameters_bind_by_number() -> Result<()> {
         let store = SqliteStore::open("sqlite::memory:").await?;
         let (a, b, c): (i64, String, i64) = sqlx::query_as("SELECT $2, $1, $2 * 10")
             .bind("one")

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod catalog;
 pub mod clock;
+pub mod counter;
 pub mod ids;
 pub mod lenient;
 pub mod metrics;

@@ -1,0 +1,397 @@
+//! The fold: a tracker's counter state moved by one record or one change at a time, in
+//! device-time order.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Change, CounterConfig, CounterType, Event, Sources};
+use crate::point::Point;
+use crate::sensor::SensorId;
+use crate::track::distance_km;
+
+/// A fix error this large is GPS noise at any speed: a jump must exceed it as well as the
+/// speed limit (1 s between two fixes 50 m apart is 180 km/h, and that is not a jump).
+const JUMP_SLACK_KM: f64 = 0.1;
+/// A cumulative hours reading may advance this much more than the clock did: CAN engine
+/// hours often come in whole hours.
+const HOURS_SLACK: f64 = 1.0;
+const MS_PER_HOUR: f64 = 3_600_000.0;
+
+/// What the fold takes, in the order it takes them: by time; at one time records before
+/// changes (a change made at 12:00 applies to what follows 12:00); changes by `seq`.
+#[derive(Clone, Copy, Debug)]
+pub enum Item<'a> {
+    Point(&'a Point),
+    Event(&'a Event),
+}
+
+impl Item<'_> {
+    /// The fold's order. Two records of one time are the same record.
+    pub fn key(&self) -> (i64, u8, i64) {
+        match self {
+            Item::Point(p) => (p.time, 0, 0),
+            Item::Event(e) => (e.time, 1, e.seq),
+        }
+    }
+}
+
+/// One counter's part of the state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reading {
+    /// Created (by a first value set or update): a counter that does not exist counts nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exists: bool,
+    pub multiplier: f64,
+    /// The odometer's metering sensor; `None` counts GPS distance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensor_id: Option<SensorId>,
+    /// `None` until set or first counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// The time of the last record or change that gave it a value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_time: Option<i64>,
+}
+
+impl Default for Reading {
+    fn default() -> Self {
+        Reading {
+            exists: false,
+            multiplier: 1.0,
+            sensor_id: None,
+            value: None,
+            update_time: None,
+        }
+    }
+}
+
+impl Reading {
+    /// Adds an increment counted at `time` (raw units, before the multiplier).
+    fn count(&mut self, increment: f64, time: i64) {
+        if !self.exists {
+            return;
+        }
+        self.value = Some(self.value.unwrap_or(0.0) + increment * self.multiplier);
+        self.update_time = Some(time);
+    }
+
+    /// The value, if the counter exists and has one.
+    pub fn current(&self) -> Option<(f64, i64)> {
+        if !self.exists {
+            return None;
+        }
+        Some((self.value?, self.update_time.unwrap_or_default()))
+    }
+}
+
+/// A position counted from (device time, lat, lng).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+struct Anchor {
+    time: i64,
+    lat: f64,
+    lng: f64,
+    /// The fix was a stop (no motion, no speed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    parked: bool,
+}
+
+/// A sample of a source: (device time, value).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+struct Sample {
+    time: i64,
+    value: f64,
+}
+
+/// A tracker's counters and what the next record is counted from. Serialized as the stored
+/// counter state and each history checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CounterState {
+    /// The key of the last item folded ([`Item::key`]); items at or before it are not folded
+    /// again.
+    pub last: (i64, u8, i64),
+    /// By [`CounterType::index`].
+    pub readings: [Reading; 3],
+    /// The last counted GPS fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gps: Option<Anchor>,
+    /// A fix that was a jump from `gps`: if the next fix is a plausible drive from it, the
+    /// anchor was the bad one (a bogus fix, or the vehicle was carried) and counting goes on
+    /// from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jumped: Option<Anchor>,
+    /// The odometer sensor's last reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mileage: Option<Sample>,
+    /// The last ignition report (1 on, 0 off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ignition: Option<Sample>,
+    /// The engine-hours sensor's last reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hours: Option<Sample>,
+    /// The cumulative fuel sensor's last reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fuel_total: Option<Sample>,
+    /// The instant fuel sensor's last reading (litres per hour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fuel_rate: Option<Sample>,
+}
+
+impl Default for CounterState {
+    fn default() -> Self {
+        CounterState {
+            last: (i64::MIN, 0, 0),
+            readings: Default::default(),
+            gps: None,
+            jumped: None,
+            mileage: None,
+            ignition: None,
+            hours: None,
+            fuel_total: None,
+            fuel_rate: None,
+        }
+    }
+}
+
+/// A checkpoint: the state after the last item of one history bucket.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryRow {
+    pub bucket: i64,
+    /// The device time of the bucket's last item.
+    pub time: i64,
+    /// Each counter's value then, by [`CounterType::index`]; `None` where it had none.
+    pub values: [Option<f64>; 3],
+    pub state: CounterState,
+}
+
+impl CounterState {
+    pub fn reading(&self, t: CounterType) -> &Reading {
+        &self.readings[t.index()]
+    }
+
+    fn reading_mut(&mut self, t: CounterType) -> &mut Reading {
+        &mut self.readings[t.index()]
+    }
+
+    /// The device time of the last item folded; `None` before any.
+    pub fn time(&self) -> Option<i64> {
+        (self.last.0 != i64::MIN).then_some(self.last.0)
+    }
+
+    /// This state as a checkpoint of its bucket.
+    pub fn checkpoint(&self, config: &CounterConfig) -> Option<HistoryRow> {
+        let time = self.time()?;
+        Some(HistoryRow {
+            bucket: config.bucket(time),
+            time,
+            values: CounterType::ALL.map(|t| self.reading(t).current().map(|(v, _)| v)),
+            state: self.clone(),
+        })
+    }
+
+    /// Folds `items` (sorted by [`Item::key`]) into the state. Items at or before the last one
+    /// folded are skipped: a duplicate counts once, and a late item needs a fold from a
+    /// checkpoint before it (the caller's part). Returns the checkpoint of every bucket an
+    /// item moved on from, oldest first; the current bucket's is the state itself.
+    pub fn fold<'a>(
+        &mut self,
+        items: impl IntoIterator<Item = Item<'a>>,
+        sources: &Sources,
+        config: &CounterConfig,
+    ) -> Vec<HistoryRow> {
+        let mut rows = Vec::new();
+        for item in items {
+            let key = item.key();
+            if key <= self.last {
+                continue;
+            }
+            if let Some(time) = self.time() {
+                if config.bucket(time) != config.bucket(key.0) {
+                    rows.extend(self.checkpoint(config));
+                }
+            }
+            match item {
+                Item::Point(p) => self.apply_point(p, sources, config),
+                Item::Event(e) => self.apply_event(e),
+            }
+            self.last = key;
+        }
+        rows
+    }
+
+    fn apply_event(&mut self, e: &Event) {
+        let odometer = e.counter_type == CounterType::Odometer;
+        let r = self.reading_mut(e.counter_type);
+        r.exists = true;
+        match &e.change {
+            Change::Set { value } => {
+                r.value = Some(*value);
+                r.update_time = Some(e.time);
+            }
+            Change::Update {
+                multiplier,
+                sensor_id,
+            } => {
+                r.multiplier = *multiplier;
+                let source_changed = r.sensor_id != *sensor_id;
+                if odometer {
+                    r.sensor_id = *sensor_id;
+                }
+                // A new source counts from its own next reading, not from the old one's.
+                if odometer && source_changed {
+                    self.gps = None;
+                    self.jumped = None;
+                    self.mileage = None;
+                }
+            }
+        }
+    }
+
+    fn apply_point(&mut self, p: &Point, sources: &Sources, config: &CounterConfig) {
+        self.odometer(p, sources, config);
+        self.engine_hours(p, sources, config);
+        self.fuel(p, sources, config);
+    }
+
+    fn odometer(&mut self, p: &Point, sources: &Sources, config: &CounterConfig) {
+        let odometer = CounterType::Odometer;
+        match self.reading(odometer).sensor_id {
+            None => {
+                if let Some(km) = self.gps_distance(p, config) {
+                    self.reading_mut(odometer).count(km, p.time);
+                }
+            }
+            Some(id) => {
+                let Some(km) = sources.meters.get(&id).and_then(|m| m.read(&p.io)) else {
+                    return;
+                };
+                let limit = |hours: f64| config.max_speed_kmh * hours + JUMP_SLACK_KM;
+                let increment = cumulative(&mut self.mileage, p.time, km, limit);
+                self.reading_mut(odometer).count(increment, p.time);
+            }
+        }
+    }
+
+    /// The distance a fix adds; `None` for a record that is not a counted fix.
+    fn gps_distance(&mut self, p: &Point, config: &CounterConfig) -> Option<f64> {
+        let pos = p.position.as_ref().filter(|pos| pos.valid && !pos.lbs)?;
+        if !pos.lat.is_finite() || !pos.lng.is_finite() {
+            return None;
+        }
+        let moving =
+            p.motion == Some(true) || pos.speed.is_some_and(|s| s > config.parked_speed_kmh);
+        let parked = !moving && (p.motion == Some(false) || pos.speed.is_some());
+        let here = Anchor {
+            time: p.time,
+            lat: pos.lat,
+            lng: pos.lng,
+            parked,
+        };
+        let Some(from) = self.gps else {
+            self.gps = Some(here);
+            return Some(0.0);
+        };
+        if parked && from.parked {
+            // The anchor stays where the vehicle stopped: the way there was counted by the
+            // first stopped fix, the next movement is counted from there, and the drift
+            // around it never is.
+            return Some(0.0);
+        }
+        let plausible = |a: &Anchor| {
+            let km = distance_km((a.lat, a.lng), (here.lat, here.lng));
+            let hours = (here.time - a.time) as f64 / MS_PER_HOUR;
+            (km <= config.max_speed_kmh * hours + JUMP_SLACK_KM).then_some(km)
+        };
+        if let Some(km) = plausible(&from) {
+            self.gps = Some(here);
+            self.jumped = None;
+            return Some(km);
+        }
+        match self.jumped.as_ref().and_then(plausible) {
+            Some(km) => {
+                self.gps = Some(here);
+                self.jumped = None;
+                Some(km)
+            }
+            None => {
+                self.jumped = Some(here);
+                None
+            }
+        }
+    }
+
+    fn engine_hours(&mut self, p: &Point, sources: &Sources, config: &CounterConfig) {
+        let engine_hours = CounterType::EngineHours;
+        if let Some(meter) = &sources.engine_hours {
+            let Some(hours) = meter.read(&p.io) else {
+                return;
+            };
+            let increment = cumulative(&mut self.hours, p.time, hours, |h| h + HOURS_SLACK);
+            self.reading_mut(engine_hours).count(increment, p.time);
+            return;
+        }
+        let Some(on) = sources.ignition(p) else {
+            return;
+        };
+        let now = Sample {
+            time: p.time,
+            value: if on { 1.0 } else { 0.0 },
+        };
+        let before = self.ignition.replace(now);
+        let increment = match before {
+            Some(b)
+                if on
+                    && b.value == 1.0
+                    && p.time - b.time <= CounterConfig::ms(config.engine_hours_max_gap_secs) =>
+            {
+                (p.time - b.time) as f64 / MS_PER_HOUR
+            }
+            _ => 0.0,
+        };
+        self.reading_mut(engine_hours).count(increment, p.time);
+    }
+
+    fn fuel(&mut self, p: &Point, sources: &Sources, config: &CounterConfig) {
+        let fuel = CounterType::FuelConsumed;
+        if let Some(meter) = &sources.fuel_total {
+            let Some(litres) = meter.read(&p.io) else {
+                return;
+            };
+            let increment = cumulative(&mut self.fuel_total, p.time, litres, |_| f64::INFINITY);
+            self.reading_mut(fuel).count(increment, p.time);
+            return;
+        }
+        let Some(meter) = &sources.fuel_rate else {
+            return;
+        };
+        let Some(rate) = meter.read(&p.io).filter(|r| *r >= 0.0) else {
+            return;
+        };
+        let before = self.fuel_rate.replace(Sample {
+            time: p.time,
+            value: rate,
+        });
+        let increment = match before {
+            Some(b) if p.time - b.time <= CounterConfig::ms(config.fuel_max_gap_secs) => {
+                (b.value + rate) / 2.0 * ((p.time - b.time) as f64 / MS_PER_HOUR)
+            }
+            _ => 0.0,
+        };
+        self.reading_mut(fuel).count(increment, p.time);
+    }
+}
+
+/// The increment of a cumulative reading over the last one in `last` (which it replaces).
+/// A drop (the device or its bus reset) adds nothing and counting goes on from the new value;
+/// so does a rise beyond `limit(hours elapsed)`, a glitch rather than a reading.
+fn cumulative(last: &mut Option<Sample>, time: i64, value: f64, limit: impl Fn(f64) -> f64) -> f64 {
+    let before = last.replace(Sample { time, value });
+    let Some(b) = before else {
+        return 0.0;
+    };
+    let rise = value - b.value;
+    let hours = (time - b.time) as f64 / MS_PER_HOUR;
+    if rise < 0.0 || rise > limit(hours) {
+        0.0
+    } else {
+        rise
+    }
+}

@@ -85,15 +85,17 @@ impl Sources {
                     }
                     out.meters.insert(s.id, meter);
                 }
-                Kind::Discrete(d) if d.sensor_type == DiscreteType::Ignition => {
-                    if out.ignition == IgnitionSource::Device {
-                        out.ignition = IgnitionSource::Discrete(*d);
-                    }
+                Kind::Discrete(d)
+                    if d.sensor_type == DiscreteType::Ignition
+                        && out.ignition == IgnitionSource::Device =>
+                {
+                    out.ignition = IgnitionSource::Discrete(*d);
                 }
-                Kind::Virtual(v) if v.sensor_type == VirtualType::VirtualIgnition => {
-                    if out.ignition == IgnitionSource::Device {
-                        out.ignition = IgnitionSource::Virtual(v.clone());
-                    }
+                Kind::Virtual(v)
+                    if v.sensor_type == VirtualType::VirtualIgnition
+                        && out.ignition == IgnitionSource::Device =>
+                {
+                    out.ignition = IgnitionSource::Virtual(v.clone());
                 }
                 _ => {}
             }

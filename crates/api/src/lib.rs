@@ -31,6 +31,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use trackd_core::metrics::Metrics;
+use trackd_core::counter::CounterConfig;
 use trackd_core::state::StateConfig;
 use trackd_core::UserId;
 use trackd_store::Store;
@@ -55,6 +56,8 @@ pub struct Inner {
     pub config: ApiConfig,
     /// The thresholds of the tracker statuses (shared with ingest).
     pub state_config: StateConfig,
+    /// The counting rules (shared with ingest): a counter change folds by them.
+    pub counter_config: CounterConfig,
     /// Shared with the gateway, which stamps receive times by it.
     pub clock: Arc<Clock>,
     ip_limiter: RateLimiter<IpAddr>,
@@ -73,6 +76,7 @@ impl AppState {
             config,
             metrics,
             StateConfig::default(),
+            CounterConfig::default(),
             Arc::new(Clock::default()),
         )
     }
@@ -83,6 +87,7 @@ impl AppState {
         config: ApiConfig,
         metrics: Arc<Metrics>,
         state_config: StateConfig,
+        counter_config: CounterConfig,
         clock: Arc<Clock>,
     ) -> Self {
         AppState(Arc::new(Inner {
@@ -96,6 +101,7 @@ impl AppState {
             store,
             config,
             state_config,
+            counter_config,
             clock,
         }))
     }

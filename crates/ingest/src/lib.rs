@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use trackd_core::metrics::Metrics;
 use trackd_core::point::Point;
+use trackd_core::counter::CounterConfig;
 use trackd_core::state::StateConfig;
 use trackd_store::{Store, StoreError};
 
@@ -51,6 +52,12 @@ pub enum IngestError {
     Closed,
 }
 
+/// The rules a batch moves trackers' state and counters by.
+struct Rules {
+    state: StateConfig,
+    counters: CounterConfig,
+}
+
 struct Submission {
     points: Vec<Point>,
     done: oneshot::Sender<Result<(), IngestError>>,
@@ -65,11 +72,13 @@ pub struct Ingest {
 
 impl Ingest {
     /// Starts the writer. It stops once every handle is dropped and the queue is drained.
-    /// `state` holds the rules a tracker's state moves by (the movement thresholds).
+    /// `state` holds the rules a tracker's state moves by (the movement thresholds),
+    /// `counters` those its counters count by.
     pub fn start(
         store: Arc<dyn Store>,
         config: IngestConfig,
         state: StateConfig,
+        counters: CounterConfig,
         metrics: Arc<Metrics>,
     ) -> (Ingest, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
@@ -77,7 +86,7 @@ impl Ingest {
             store,
             rx,
             config.max_batch_points.max(1),
-            state,
+            Rules { state, counters },
             metrics.clone(),
         ));
         (Ingest { tx, metrics }, task)
@@ -102,7 +111,7 @@ async fn writer(
     store: Arc<dyn Store>,
     mut rx: mpsc::Receiver<Submission>,
     max_batch: usize,
-    state: StateConfig,
+    rules: Rules,
     metrics: Arc<Metrics>,
 ) {
     let mut batch: Vec<Submission> = Vec::new();
@@ -129,7 +138,7 @@ async fn writer(
             points.append(&mut s.points);
         }
         let started = Instant::now();
-        let result = commit(store.as_ref(), &points, &state).await;
+        let result = commit(store.as_ref(), &points, &rules).await;
         record(&metrics, started, &result, points.len());
         match result {
             Err(StoreError::Invalid(_) | StoreError::Database(_)) if batch.len() > 1 => {
@@ -141,7 +150,7 @@ async fn writer(
                     let own = points.get(offset..offset + size).unwrap_or_default();
                     offset += size;
                     let started = Instant::now();
-                    let alone = commit(store.as_ref(), own, &state).await;
+                    let alone = commit(store.as_ref(), own, &rules).await;
                     record(&metrics, started, &alone, own.len());
                     let _ = s.done.send(
                         alone
@@ -186,15 +195,12 @@ fn record(metrics: &Metrics, started: Instant, result: &Result<u64, StoreError>,
 
 /// One commit, retried once after a short pause when the database was only busy: a brief
 /// lock or a pool timeout should not make a whole batch of devices resend.
-async fn commit(
-    store: &dyn Store,
-    points: &[Point],
-    state: &StateConfig,
-) -> Result<u64, StoreError> {
-    match store.store_points_and_states(points, state).await {
+async fn commit(store: &dyn Store, points: &[Point], rules: &Rules) -> Result<u64, StoreError> {
+    let (state, counters) = (&rules.state, &rules.counters);
+    match store.store_points_and_states(points, state, counters).await {
         Err(StoreError::Unavailable(_)) => {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            store.store_points_and_states(points, state).await
+            store.store_points_and_states(points, state, counters).await
         }
         other => other,
     }

@@ -35,6 +35,7 @@ async fn one_bad_submission_does_not_fail_the_others_in_its_batch() {
         store.clone(),
         IngestConfig::default(),
         StateConfig::default(),
+        trackd_core::counter::CounterConfig::default(),
         metrics.clone(),
     );
     // Submitted together so the writer is likely to take them as one batch; the result must

@@ -17,7 +17,7 @@ pub mod traits;
 pub use error::{Conflict, StoreError};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
-pub use traits::{Points, Registration, Sensors, States, Store, Trackers, Users};
+pub use traits::{Counters, Points, Registration, Sensors, States, Store, Trackers, Users};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use trackd_core::account::{NewUser, Session, SessionKind, User};
+use trackd_core::counter::{Change, Counter, CounterConfig, CounterState, CounterType};
 use trackd_core::point::Point;
 use trackd_core::sensor::{CalibrationPoint, Sensor, SensorDef, SensorId};
 use trackd_core::state::{StateConfig, TrackerState};
@@ -197,10 +198,16 @@ pub trait Sensors: Send + Sync {
 pub trait States: Send + Sync {
     /// Stores a batch as [`Points::store_points`] does and, in the same transaction, moves the
     /// state of every tracker in it: the stored state (or an empty one) takes the batch's
-    /// points in time order by [`TrackerState::apply`] under `config`'s rules. A reader sees
-    /// a batch's points and the state they made together or not at all. Returns how many
-    /// points were new.
-    async fn store_points_and_states(&self, points: &[Point], config: &StateConfig) -> Result<u64>;
+    /// points in time order by [`TrackerState::apply`] under `config`'s rules; and counts the
+    /// points into each tracker's counters (see [`Counters`]) under `counters`' rules. A
+    /// reader sees a batch's points and the state and counters they made together or not at
+    /// all. Returns how many points were new.
+    async fn store_points_and_states(
+        &self,
+        points: &[Point],
+        config: &StateConfig,
+        counters: &CounterConfig,
+    ) -> Result<u64>;
     /// The stored states of these trackers (a tracker without data has none), in one query
     /// for up to 2000 trackers.
     async fn states(&self, trackers: &[TrackerId]) -> Result<HashMap<TrackerId, TrackerState>>;
@@ -215,6 +222,43 @@ pub trait States: Send + Sync {
     ) -> Result<Vec<(Tracker, Option<TrackerState>)>>;
 }
 
+/// Counters (DESIGN §3). A tracker's counters are the fold of its points and its counter
+/// changes in device-time order ([`CounterState::fold`]); ingest folds each batch in its
+/// transaction, and a point older than the last one folded (or a change dated before it) is
+/// counted in its place by folding again from the last history checkpoint before it, which
+/// rewrites the history after it. Every tracker's points are folded, whether or not it has
+/// counters yet, so a counter created later counts from the right place.
+#[async_trait]
+pub trait Counters: Send + Sync {
+    /// The tracker's counters, in [`CounterType::ALL`] order.
+    async fn counters(&self, tracker: TrackerId) -> Result<Vec<Counter>>;
+    /// Applies a change dated `now` (server time, Unix ms), creating the counter if it does
+    /// not exist, and keeps it in the counter's history. `NotFound` if the tracker does not
+    /// exist. Returns the counter as it is after the change.
+    async fn change_counter(
+        &self,
+        tracker: TrackerId,
+        counter_type: CounterType,
+        change: &Change,
+        now: i64,
+        config: &CounterConfig,
+    ) -> Result<Counter>;
+    /// The counter states of these trackers (a tracker without data or counters has none).
+    async fn counter_states(
+        &self,
+        trackers: &[TrackerId],
+    ) -> Result<HashMap<TrackerId, CounterState>>;
+    /// The recorded values of one counter with `from <= time <= to`, oldest first, as
+    /// (device time, value): one per history bucket, the current bucket's from the state.
+    async fn counter_history(
+        &self,
+        tracker: TrackerId,
+        counter_type: CounterType,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, f64)>>;
+}
+
 /// Everything trackd stores.
-pub trait Store: Users + Trackers + Points + Sensors + States {}
-impl<T: Users + Trackers + Points + Sensors + States> Store for T {}
+pub trait Store: Users + Trackers + Points + Sensors + States + Counters {}
+impl<T: Users + Trackers + Points + Sensors + States + Counters> Store for T {}

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 use trackd_api::ApiConfig;
+use trackd_core::counter::CounterConfig;
 use trackd_core::state::StateConfig;
 use trackd_gateway::GatewayConfig;
 use trackd_ingest::IngestConfig;
@@ -24,6 +25,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Tracker status thresholds (docs/state.md), read by ingest and the API alike.
     pub state: StateConfig,
+    /// The counting rules of odometer, engine hours and fuel (docs/counters.md).
+    pub counters: CounterConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -43,6 +46,7 @@ impl Default for Config {
             gateway: GatewayConfig::default(),
             ingest: IngestConfig::default(),
             state: StateConfig::default(),
+            counters: CounterConfig::default(),
         }
     }
 }

@@ -76,6 +76,7 @@ impl Server {
             store.clone(),
             config.ingest.clone(),
             config.state.clone(),
+            config.counters.clone(),
             metrics.clone(),
         );
         let gateway = Gateway::start(
@@ -95,6 +96,7 @@ impl Server {
             config.api.clone(),
             metrics.clone(),
             config.state.clone(),
+            config.counters.clone(),
             clock,
         );
         let (shutdown, mut rx) = watch::channel(false);

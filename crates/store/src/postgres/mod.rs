@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, Transaction};
 
-use crate::shared::{impl_store, migrations, Migration};
+use crate::shared::{impl_counters, impl_store, migrations, Migration};
 use crate::{Result, StoreError};
 
 const MIGRATIONS: &[Migration] = migrations!("postgres");
@@ -71,3 +71,4 @@ impl PgStore {
 }
 
 impl_store!(PgStore, Postgres);
+impl_counters!(PgStore, Postgres);

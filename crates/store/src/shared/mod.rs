@@ -1,6 +1,7 @@
 //! What the SQLite and PostgreSQL stores share: error mapping, row mapping, small helpers and
 //! (in `store_impl`) the one body of SQL that implements the traits for both.
 
+pub(crate) mod counter_impl;
 mod rows;
 pub(crate) mod store_impl;
 
@@ -9,6 +10,7 @@ pub(crate) use rows::{
     point_from_row, sensor_from_row, session_from_row, tag_from_row, tracker_from_row,
     user_from_row,
 };
+pub(crate) use counter_impl::impl_counters;
 pub(crate) use store_impl::impl_store;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -50,6 +52,11 @@ macro_rules! migrations {
                 version: 4,
                 name: "state",
                 sql: include_str!(concat!("../../migrations/", $backend, "/0004_state.sql")),
+            },
+            Migration {
+                version: 5,
+                name: "counters",
+                sql: include_str!(concat!("../../migrations/", $backend, "/0005_counters.sql")),
             },
         ]
     };

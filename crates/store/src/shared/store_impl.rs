@@ -1376,6 +1376,7 @@ macro_rules! impl_store {
                     &self,
                     points: &[Point],
                     config: &StateConfig,
+                    counters: &trackd_core::counter::CounterConfig,
                 ) -> Result<u64> {
                     let Some(sorted) = Self::sorted(points)? else {
                         return Ok(0);
@@ -1383,6 +1384,7 @@ macro_rules! impl_store {
                     let mut tx = self.begin_write().await?;
                     let new = Self::insert_points(&mut tx, &sorted).await?;
                     Self::move_states(&mut tx, &sorted, config).await?;
+                    Self::count(&mut tx, &sorted, counters).await?;
                     tx.commit().await?;
                     Ok(new)
                 }

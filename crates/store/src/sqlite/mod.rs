@@ -12,7 +12,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-use crate::shared::{impl_store, migrations, Migration};
+use crate::shared::{impl_counters, impl_store, migrations, Migration};
 use crate::{Result, StoreError};
 
 const MIGRATIONS: &[Migration] = migrations!("sqlite");
@@ -157,6 +157,7 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, Sqlite);
+impl_counters!(SqliteStore, Sqlite);
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,11 @@ const JUMP_SLACK_KM: f64 = 0.1;
 /// A cumulative hours reading may advance this much more than the clock did: CAN engine
 /// hours often come in whole hours.
 const HOURS_SLACK: f64 = 1.0;
+/// A cumulative fuel reading rising faster than this is a glitch: no tracked engine burns
+/// that much (a large mining truck burns a few hundred litres an hour).
+const MAX_FUEL_LPH: f64 = 1000.0;
+/// A cumulative fuel reading may step this much at once: sensors in whole litres.
+const FUEL_SLACK_L: f64 = 1.0;
 const MS_PER_HOUR: f64 = 3_600_000.0;
 
 /// What the fold takes, in the order it takes them: by time; at one time records before
@@ -101,6 +106,15 @@ struct Sample {
     value: f64,
 }
 
+/// A cumulative source's state: the reading counted from, and a later one that rose too far
+/// from it to be believed yet (a glitch, or the first reading of a new, higher base).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+struct Cumulative {
+    last: Sample,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    glitch: Option<Sample>,
+}
+
 /// A tracker's counters and what the next record is counted from. Serialized as the stored
 /// counter state and each history checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,16 +134,16 @@ pub struct CounterState {
     jumped: Option<Anchor>,
     /// The odometer sensor's last reading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    mileage: Option<Sample>,
+    mileage: Option<Cumulative>,
     /// The last ignition report (1 on, 0 off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ignition: Option<Sample>,
     /// The engine-hours sensor's last reading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    hours: Option<Sample>,
+    hours: Option<Cumulative>,
     /// The cumulative fuel sensor's last reading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    fuel_total: Option<Sample>,
+    fuel_total: Option<Cumulative>,
     /// The instant fuel sensor's last reading (litres per hour).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     fuel_rate: Option<Sample>,
@@ -292,7 +306,13 @@ impl CounterState {
         if parked && from.parked {
             // The anchor stays where the vehicle stopped: the way there was counted by the
             // first stopped fix, the next movement is counted from there, and the drift
-            // around it never is.
+            // around it never is. Its time is the last stopped fix's: a long stop must not
+            // make a jump from it plausible (a bogus fix the vehicle seemed to stop at,
+            // contradicted by hours of fixes elsewhere, followed by a drive).
+            self.gps = Some(Anchor {
+                time: here.time,
+                ..from
+            });
             return Some(0.0);
         }
         let plausible = |a: &Anchor| {
@@ -355,7 +375,8 @@ impl CounterState {
             let Some(litres) = meter.read(&p.io) else {
                 return;
             };
-            let increment = cumulative(&mut self.fuel_total, p.time, litres, |_| f64::INFINITY);
+            let limit = |hours: f64| MAX_FUEL_LPH * hours + FUEL_SLACK_L;
+            let increment = cumulative(&mut self.fuel_total, p.time, litres, limit);
             self.reading_mut(fuel).count(increment, p.time);
             return;
         }
@@ -379,19 +400,44 @@ impl CounterState {
     }
 }
 
-/// The increment of a cumulative reading over the last one in `last` (which it replaces).
-/// A drop (the device or its bus reset) adds nothing and counting goes on from the new value;
-/// so does a rise beyond `limit(hours elapsed)`, a glitch rather than a reading.
-fn cumulative(last: &mut Option<Sample>, time: i64, value: f64, limit: impl Fn(f64) -> f64) -> f64 {
-    let before = last.replace(Sample { time, value });
-    let Some(b) = before else {
+/// The increment of a cumulative reading over the one counted from (in `state`, which it
+/// moves on). A drop (the device or its bus reset) adds nothing and counting goes on from the
+/// new value. A rise beyond `limit(hours elapsed)` adds nothing either and is held as a
+/// glitch: the next reading counts from the last good one if it is a plausible rise from it
+/// (the glitch was one bad reading), or from the glitch if it is a plausible rise from that
+/// (the sensor moved to a higher base).
+fn cumulative(
+    state: &mut Option<Cumulative>,
+    time: i64,
+    value: f64,
+    limit: impl Fn(f64) -> f64,
+) -> f64 {
+    let now = Sample { time, value };
+    let rise_from = |from: Sample| {
+        let rise = value - from.value;
+        let hours = (time - from.time) as f64 / MS_PER_HOUR;
+        (rise >= 0.0 && rise <= limit(hours)).then_some(rise)
+    };
+    let rebase = Some(Cumulative {
+        last: now,
+        glitch: None,
+    });
+    let Some(c) = state.as_mut() else {
+        *state = rebase;
         return 0.0;
     };
-    let rise = value - b.value;
-    let hours = (time - b.time) as f64 / MS_PER_HOUR;
-    if rise < 0.0 || rise > limit(hours) {
-        0.0
-    } else {
-        rise
+    if value < c.last.value {
+        *state = rebase;
+        return 0.0;
+    }
+    match rise_from(c.last).or_else(|| c.glitch.and_then(rise_from)) {
+        Some(rise) => {
+            *state = rebase;
+            rise
+        }
+        None => {
+            c.glitch = Some(now);
+            0.0
+        }
     }
 }

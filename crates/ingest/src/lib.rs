@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+use trackd_core::counter::CounterConfig;
 use trackd_core::metrics::Metrics;
 use trackd_core::point::Point;
-use trackd_core::counter::CounterConfig;
 use trackd_core::state::StateConfig;
 use trackd_store::{Store, StoreError};
 

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use trackd_core::counter::CounterConfig;
 use trackd_core::account::{NewUser, Session, SessionKind};
+use trackd_core::counter::CounterConfig;
 use trackd_core::point::{GsmCell, Point, Position};
 use trackd_core::sensor::{CalibrationPoint, Sensor, SensorDef, SensorId};
 use trackd_core::state::{StateConfig, TrackerState};
@@ -1753,7 +1753,11 @@ async fn states_commit_with_their_points(s: &dyn Store) {
         ..point(2, 3_000)
     };
     let r = s
-        .store_points_and_states(&[point(1, 2_000), bad], &StateConfig::default(), &CounterConfig::default())
+        .store_points_and_states(
+            &[point(1, 2_000), bad],
+            &StateConfig::default(),
+            &CounterConfig::default(),
+        )
         .await;
     assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
     assert_eq!(

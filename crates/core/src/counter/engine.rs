@@ -11,6 +11,9 @@ use crate::track::distance_km;
 /// A fix error this large is GPS noise at any speed: a jump must exceed it as well as the
 /// speed limit (1 s between two fixes 50 m apart is 180 km/h, and that is not a jump).
 const JUMP_SLACK_KM: f64 = 0.1;
+/// A mileage reading may step this much more than the speed limit allows: many buses report
+/// whole kilometres, and a step of one read a second after the last is not a glitch.
+const MILEAGE_SLACK_KM: f64 = 1.0;
 /// A cumulative hours reading may advance this much more than the clock did: CAN engine
 /// hours often come in whole hours.
 const HOURS_SLACK: f64 = 1.0;
@@ -277,7 +280,7 @@ impl CounterState {
                 let Some(km) = sources.meters.get(&id).and_then(|m| m.read(&p.io)) else {
                     return;
                 };
-                let limit = |hours: f64| config.max_speed_kmh * hours + JUMP_SLACK_KM;
+                let limit = |hours: f64| config.max_speed_kmh * hours + MILEAGE_SLACK_KM;
                 let increment = cumulative(&mut self.mileage, p.time, km, limit);
                 self.reading_mut(odometer).count(increment, p.time);
             }

@@ -1044,3 +1044,14 @@ proptest! {
         prop_assert_eq!(&d_rows, &once_rows);
     }
 }
+
+/// A bus that reports whole kilometres, read every second: each step of one counts.
+#[test]
+fn whole_kilometre_mileage_read_every_second_counts_every_step() {
+    // 100 km/h: a kilometre every 36 s.
+    let points: Vec<Point> = (0..=360_i64)
+        .map(|s| reading(T0 + s * 1000, MILEAGE, (5000 + s / 36) as f64))
+        .collect();
+    let events = [update(T0 - 1, ODO, 1.0, Some(MILEAGE_ID))];
+    assert_eq!(km(&fold(&points, &events, &mileage_sources())), 10.0);
+}

@@ -126,6 +126,15 @@ async fn drive_and_count(app: &TestApp, backend: &str) {
     report(backend, "in order", expected, got);
     assert_close(expected, got, "in order");
     assert_stored(app, in_order, got).await;
+    // A device that missed an acknowledgement sends the packet again: its records are
+    // duplicates now, and count once.
+    let again = sent.chunks(BATCH).nth(10).expect("packet");
+    device.send(app, again).await;
+    assert_eq!(
+        counters(app, &hash, in_order).await,
+        got,
+        "after a packet sent twice"
+    );
 
     // Out of order: the second half first (the device came on line in the middle of the
     // route), then the first half from its black box, oldest first.

@@ -20,9 +20,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use chrono::DateTime;
 use serde_json::{json, Value};
 use support::devices::{register, DEADLINE};
-use support::TestApp;
+use support::{Enc, TestApp};
 use trackd_core::counter::CounterType;
 use trackd_core::TrackerId;
 use trackd_protocol::{Protocol, Transport};
@@ -31,8 +32,9 @@ use trackd_sim::link::Link;
 use trackd_sim::{Sample, Vehicle};
 use trackd_store::testing::fresh_database;
 
-/// 2025-06-02 08:00:00 UTC: the counters are set to 0 then.
+/// 2025-06-02 08:00:00 UTC (10:00 in Berlin, alice's zone): the counters are set to 0 then.
 const T0: i64 = 1_748_851_200_000;
+const BERLIN_MS: i64 = 2 * 3_600_000;
 /// The device's first record, a minute after the counters were set.
 const FIRST_RECORD: i64 = T0 + 60_000;
 /// A record every 10 s for 3 hours.
@@ -108,11 +110,9 @@ async fn drive_and_count(app: &TestApp, backend: &str) {
         for kind in ["odometer", "engine_hours"] {
             set_counter(app, &hash, tracker, kind, 0.0).await;
         }
-        assert_eq!(
-            counters(app, &hash, tracker).await,
-            (0.0, 0.0),
-            "set to 0 before any record"
-        );
+        let set = counters(app, &hash, tracker).await;
+        assert_eq!(set.values(), (0.0, 0.0), "set to 0 before any record");
+        assert_eq!(set.update_times, [berlin(T0), berlin(T0)]);
         trackers.push(tracker);
     }
     let (in_order, out_of_order) = (trackers[0], trackers[1]);
@@ -122,10 +122,12 @@ async fn drive_and_count(app: &TestApp, backend: &str) {
     for packet in sent.chunks(BATCH) {
         device.send(app, packet).await;
     }
+    let last = berlin(sent.last().expect("records").time_ms);
     let got = counters(app, &hash, in_order).await;
-    report(backend, "in order", expected, got);
-    assert_close(expected, got, "in order");
-    assert_stored(app, in_order, got).await;
+    report(backend, "in order", expected, &got);
+    assert_close(expected, &got, "in order");
+    assert_eq!(got.update_times, [last.clone(), last.clone()]);
+    assert_stored(app, in_order, &got).await;
     // A device that missed an acknowledgement sends the packet again: its records are
     // duplicates now, and count once.
     let again = sent.chunks(BATCH).nth(10).expect("packet");
@@ -144,20 +146,17 @@ async fn drive_and_count(app: &TestApp, backend: &str) {
         device.send(app, packet).await;
     }
     let partial = counters(app, &hash, out_of_order).await;
-    assert_close(expect(second_half), partial, "the second half alone");
+    assert_close(expect(second_half), &partial, "the second half alone");
     for packet in first_half.chunks(BATCH) {
         device.send(app, packet).await;
     }
     let late = counters(app, &hash, out_of_order).await;
-    report(backend, "out of order", expected, late);
-    assert_close(expected, late, "out of order");
-    assert_stored(app, out_of_order, late).await;
-    // The same records in another order: the same fold, so the same totals (but for the
-    // decimal digits an answer rounds).
-    assert!(
-        relative(got.0, late.0) < 1e-6 && relative(got.1, late.1) < 1e-6,
-        "in order {got:?}, out of order {late:?}"
-    );
+    report(backend, "out of order", expected, &late);
+    assert_close(expected, &late, "out of order");
+    assert_stored(app, out_of_order, &late).await;
+    // The same records in another order: late records are folded in their place, so the
+    // fold is the same, to the bit, and so is the answer.
+    assert_eq!(late, got, "out of order as in order");
     let elapsed = started.elapsed();
     assert!(elapsed < Duration::from_secs(30), "{backend}: {elapsed:?}");
 }
@@ -207,7 +206,8 @@ fn relative(expected: f64, got: f64) -> f64 {
     (got - expected).abs() / expected.abs().max(f64::MIN_POSITIVE)
 }
 
-fn assert_close(expected: Expected, (odometer, hours): (f64, f64), what: &str) {
+fn assert_close(expected: Expected, got: &Answer, what: &str) {
+    let (odometer, hours) = got.values();
     assert!(
         relative(expected.odometer_km, odometer) <= TOLERANCE,
         "{what}: odometer {odometer} km, expected {} km",
@@ -220,7 +220,8 @@ fn assert_close(expected: Expected, (odometer, hours): (f64, f64), what: &str) {
     );
 }
 
-fn report(backend: &str, what: &str, expected: Expected, (odometer, hours): (f64, f64)) {
+fn report(backend: &str, what: &str, expected: Expected, got: &Answer) {
+    let (odometer, hours) = got.values();
     eprintln!(
         "{backend}, {what}: odometer {odometer:.6} km (expected {:.6}, {:+.2e}), engine hours \
          {hours:.6} h (expected {:.6}, {:+.2e})",
@@ -232,7 +233,8 @@ fn report(backend: &str, what: &str, expected: Expected, (odometer, hours): (f64
 }
 
 /// The answer agrees with the stored counter state (to the digits the answer rounds to).
-async fn assert_stored(app: &TestApp, tracker: TrackerId, (odometer, hours): (f64, f64)) {
+async fn assert_stored(app: &TestApp, tracker: TrackerId, got: &Answer) {
+    let (odometer, hours) = got.values();
     let states = app.store.counter_states(&[tracker]).await.expect("states");
     let state = &states[&tracker];
     let value = |t| state.reading(t).current().expect("a value").0;
@@ -248,24 +250,9 @@ async fn assert_stored(app: &TestApp, tracker: TrackerId, (odometer, hours): (f6
 
 /// `tracker/counter/value/set`.
 async fn set_counter(app: &TestApp, hash: &str, tracker: TrackerId, kind: &str, value: f64) {
-    if !VIA_HTTP {
-        let t = CounterType::parse(kind).expect("type");
-        let now = app.server.state.clock.now();
-        app.store
-            .change_counter(
-                tracker,
-                t,
-                &trackd_core::counter::Change::Set { value },
-                now,
-                &Default::default(),
-            )
-            .await
-            .expect("set");
-        return;
-    }
     let (status, body) = app
         .call(
-            support::Enc::Json,
+            Enc::Json,
             "tracker/counter/value/set",
             json!({"hash": hash, "tracker_id": tracker.0, "type": kind, "value": value}),
         )
@@ -273,38 +260,60 @@ async fn set_counter(app: &TestApp, hash: &str, tracker: TrackerId, kind: &str, 
     assert_eq!((status, &body["success"]), (200, &json!(true)), "{body}");
 }
 
-const VIA_HTTP: bool = false;
+/// What `tracker/get_counters` says of the two counters.
+#[derive(Clone, Debug, PartialEq)]
+struct Answer {
+    odometer_km: f64,
+    engine_hours: f64,
+    /// Each counter's `update_time`, as alice reads it.
+    update_times: [String; 2],
+}
 
-/// `tracker/get_counters`: (odometer km, engine hours).
-async fn counters(app: &TestApp, hash: &str, tracker: TrackerId) -> (f64, f64) {
-    if !VIA_HTTP {
-        let states = app.store.counter_states(&[tracker]).await.expect("states");
-        let state = &states[&tracker];
-        let value = |t| state.reading(t).current().expect("a value").0;
-        return (
-            value(CounterType::Odometer),
-            value(CounterType::EngineHours),
-        );
+impl Answer {
+    fn values(&self) -> (f64, f64) {
+        (self.odometer_km, self.engine_hours)
     }
+}
+
+/// `tracker/get_counters`.
+async fn counters(app: &TestApp, hash: &str, tracker: TrackerId) -> Answer {
     let (status, body) = app
         .call(
-            support::Enc::Json,
+            Enc::Json,
             "tracker/get_counters",
             json!({"hash": hash, "tracker_id": tracker.0}),
         )
         .await;
     assert_eq!((status, &body["success"]), (200, &json!(true)), "{body}");
     let list = body["list"].as_array().unwrap_or_else(|| panic!("{body}"));
-    let value = |kind: &str| -> f64 {
-        let counter: &Value = list
+    let counter = |kind: &str| -> (f64, String) {
+        let c: &Value = list
             .iter()
             .find(|c| c["type"] == kind)
             .unwrap_or_else(|| panic!("no {kind} in {body}"));
-        counter["value"]
+        let value = c["value"]
             .as_f64()
-            .unwrap_or_else(|| panic!("{kind} value in {body}"))
+            .unwrap_or_else(|| panic!("{kind} value in {body}"));
+        let time = c["update_time"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{kind} update_time in {body}"));
+        (value, time.to_owned())
     };
-    (value("odometer"), value("engine_hours"))
+    let (odometer_km, odometer_time) = counter("odometer");
+    let (engine_hours, hours_time) = counter("engine_hours");
+    Answer {
+        odometer_km,
+        engine_hours,
+        update_times: [odometer_time, hours_time],
+    }
+}
+
+/// A device time as alice (Europe/Berlin, summer time in June) reads it.
+fn berlin(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms + BERLIN_MS)
+        .expect("time")
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 /// A simulated Teltonika device on its own connection, logged in.

@@ -223,8 +223,8 @@ fn assert_close(expected: Expected, got: &Answer, what: &str) {
 fn report(backend: &str, what: &str, expected: Expected, got: &Answer) {
     let (odometer, hours) = got.values();
     eprintln!(
-        "{backend}, {what}: odometer {odometer:.6} km (expected {:.6}, {:+.2e}), engine hours \
-         {hours:.6} h (expected {:.6}, {:+.2e})",
+        "{backend}, {what}: odometer {odometer:.9} km (expected {:.9}, {:+.1e}), engine hours \
+         {hours:.9} h (expected {:.9}, {:+.1e})",
         expected.odometer_km,
         (odometer - expected.odometer_km) / expected.odometer_km,
         expected.engine_hours,

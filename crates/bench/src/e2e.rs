@@ -295,17 +295,7 @@ fn chrono_like(ms: i64) -> String {
 
 /// A tracker with 10,000 points over the last day, for `track/read`.
 async fn track_tracker(bench: &Bench) -> anyhow::Result<TrackerId> {
-    let spec =
-        trackd_sim::fleet(1, &Mix::only(trackd_sim::SimProtocol::Wialon), 5_000_000).remove(0);
-    let ids = trackd_sim::register(
-        bench.store.clone(),
-        bench.owner,
-        std::slice::from_ref(&spec),
-    )
-    .await?;
-    let tracker = *ids
-        .get(&spec.device_id)
-        .ok_or_else(|| anyhow!("track tracker missing"))?;
+    let (tracker, spec) = sim_tracker(bench, 5_000_000).await?;
     if bench.store.count_points(tracker).await? >= 10_000 {
         return Ok(tracker);
     }
@@ -316,6 +306,22 @@ async fn track_tracker(bench: &Bench) -> anyhow::Result<TrackerId> {
         .collect();
     bench.store.store_points(&points).await?;
     Ok(tracker)
+}
+
+/// A tracker of the bench user for one more simulated device, numbered `first` (apart from
+/// the fleet's).
+async fn sim_tracker(bench: &Bench, first: u64) -> anyhow::Result<(TrackerId, DeviceSpec)> {
+    let spec = trackd_sim::fleet(1, &Mix::only(trackd_sim::SimProtocol::Wialon), first).remove(0);
+    let ids = trackd_sim::register(
+        bench.store.clone(),
+        bench.owner,
+        std::slice::from_ref(&spec),
+    )
+    .await?;
+    let tracker = *ids
+        .get(&spec.device_id)
+        .ok_or_else(|| anyhow!("tracker of {} missing", spec.device_id))?;
+    Ok((tracker, spec))
 }
 
 /// A simulated sample as the point ingest would store.
@@ -357,17 +363,7 @@ async fn start_odometers(bench: &Bench, ids: &[i64], now: i64) -> anyhow::Result
 /// A tracker whose odometer has counted a record every 5 minutes for the last 31 days: a
 /// full history for `counter/data/read`.
 async fn counter_tracker(bench: &Bench, now: i64) -> anyhow::Result<TrackerId> {
-    let spec =
-        trackd_sim::fleet(1, &Mix::only(trackd_sim::SimProtocol::Wialon), 5_000_001).remove(0);
-    let ids = trackd_sim::register(
-        bench.store.clone(),
-        bench.owner,
-        std::slice::from_ref(&spec),
-    )
-    .await?;
-    let tracker = *ids
-        .get(&spec.device_id)
-        .ok_or_else(|| anyhow!("counter tracker missing"))?;
+    let (tracker, spec) = sim_tracker(bench, 5_000_001).await?;
     let start = now - 31 * 86_400_000;
     let config = CounterConfig::default();
     let set = Change::Set { value: 1000.0 };

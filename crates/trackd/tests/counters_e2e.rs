@@ -6,9 +6,13 @@
 //! The expectation is computed here, independently of the server's counter engine, from what
 //! went on the wire (Codec 8 carries coordinates in 1e-7 degrees): the odometer is the sum of
 //! great-circle distances between consecutive fixes, the engine hours the sum of the time
-//! between consecutive records with the ignition on in both.
+//! between consecutive records with the ignition on in both. (The server leaves out parked
+//! drift and jumps; the simulated vehicle has neither: it stands still exactly where it
+//! stopped, and drives at road speeds.) The route is asserted to be long enough, with engine
+//! time and an ignition-off parking between trips, that a wrong rule cannot pass by chance.
 //!
-//! A second device sends the same route out of order (the second half first, then the first
+//! The in-order device also sends one packet twice (a lost acknowledgement): duplicates count
+//! once. A second device sends the same route out of order (the second half first, then the first
 //! half as buffered records): its late records are counted in their place, so its counters
 //! must come out as the in-order device's.
 //!

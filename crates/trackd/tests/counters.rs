@@ -8,12 +8,11 @@ mod support;
 
 use chrono::DateTime;
 use serde_json::{json, Value};
-use support::devices::{exchange, register};
-use support::{error, invalid, Enc, TestApp};
-use tokio::net::TcpStream;
+use support::devices::{register, send_wialon};
+use support::{error, invalid, ok, reparse, Enc, TestApp};
 use trackd::admin;
 use trackd_core::track::distance_km;
-use trackd_protocol::{Protocol, Transport};
+use trackd_protocol::Protocol;
 
 /// 2025-06-02 08:00:00 UTC: 10:00:00 in Berlin, the users' zone (summer time, UTC+2). A
 /// whole number of 5-minute history intervals.
@@ -39,21 +38,6 @@ fn record(secs: i64, step: u32) -> String {
         t.format("%d%m%y"),
         t.format("%H%M%S"),
     )
-}
-
-/// Logs a Wialon device in and sends `records`, each answered after its commit.
-async fn send(app: &TestApp, imei: &str, records: &[String]) {
-    let addr = app
-        .server
-        .device_addr(Protocol::Wialon, Transport::Tcp)
-        .expect("wialon listener");
-    let mut device = TcpStream::connect(addr).await.expect("connect");
-    for (packet, answer) in std::iter::once((format!("#L#{imei};NA\r\n"), "#AL#1\r\n"))
-        .chain(records.iter().map(|r| (r.clone(), "#AD#1\r\n")))
-    {
-        let got = exchange(&mut device, packet.as_bytes(), answer.len()).await;
-        assert_eq!(String::from_utf8_lossy(&got), answer, "answer to {packet}");
-    }
 }
 
 struct Setup {
@@ -210,18 +194,6 @@ fn close(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn reparse(v: &Value) -> Value {
-    serde_json::from_str(&v.to_string()).expect("JSON")
-}
-
-fn ok(extra: Value) -> (u16, Value) {
-    let mut body = json!({"success": true});
-    if let (Some(b), Value::Object(e)) = (body.as_object_mut(), extra) {
-        b.extend(e);
-    }
-    (200, body)
-}
-
 fn not_found() -> (u16, Value) {
     (404, error(204, "Entity not found"))
 }
@@ -274,7 +246,7 @@ async fn odometer_counts_gps_distance_after_a_set() {
     // Three fixes a minute apart, each 0.01 degree further north; then the multiplier goes to
     // 2, and two more fixes count twice.
     let first: Vec<String> = (0..3).map(|i| record(60 * (i + 1), i as u32)).collect();
-    send(&s.app, IMEI_A, &first).await;
+    send_wialon(&s.app, IMEI_A, &first).await;
     s.app.server.state.clock.advance(200_000);
     let update = s.params(
         s.a,
@@ -283,7 +255,7 @@ async fn odometer_counts_gps_distance_after_a_set() {
     );
     s.expect("tracker/counter/update", update, ok(json!({})))
         .await;
-    send(&s.app, IMEI_A, &[record(240, 3), record(300, 4)]).await;
+    send_wialon(&s.app, IMEI_A, &[record(240, 3), record(300, 4)]).await;
 
     let p = s.positions(s.a).await;
     assert_eq!(p.len(), 5);
@@ -387,7 +359,7 @@ async fn update_creates_a_counter_without_a_value() {
     .await;
 
     // A first fix starts the GPS odometer at 0; engine hours need ignition time or a set.
-    send(&s.app, IMEI_OTHER, &[record(30, 0)]).await;
+    send_wialon(&s.app, IMEI_OTHER, &[record(30, 0)]).await;
     assert_eq!(
         s.value(s.other, "odometer").await,
         ok(json!({"value": 0.0}))

@@ -48,6 +48,15 @@ fn tracker_and_type(c: &mut Check<'_>) -> (i64, CounterType) {
     (c.int("tracker_id"), counter_type(c))
 }
 
+/// A required number of at least 0 (a multiplier, a value).
+fn non_negative(c: &mut Check<'_>, name: &str) -> f64 {
+    let n = c.float(name);
+    if n < 0.0 {
+        c.fail(name, "must not be negative");
+    }
+    n
+}
+
 /// The caller's tracker for a change: 204, 208, 219.
 async fn writable(ctx: &Ctx, id: i64) -> Result<Tracker, ApiError> {
     let tracker = tracker(ctx, id).await?;
@@ -163,10 +172,7 @@ async fn bad_source(
 pub async fn update(ctx: Ctx) -> Result<Reply, ApiError> {
     let mut c = ctx.params.check();
     let (id, counter_type) = tracker_and_type(&mut c);
-    let multiplier = c.float("multiplier");
-    if multiplier < 0.0 {
-        c.fail("multiplier", "must not be negative");
-    }
+    let multiplier = non_negative(&mut c, "multiplier");
     let sensor_id = c.opt_int("sensor_id");
     match sensor_id {
         Some(s) if s < 0 => c.fail("sensor_id", "must not be negative"),
@@ -272,10 +278,7 @@ pub async fn value_list(ctx: Ctx) -> Result<Reply, ApiError> {
 pub async fn value_set(ctx: Ctx) -> Result<Reply, ApiError> {
     let mut c = ctx.params.check();
     let (id, counter_type) = tracker_and_type(&mut c);
-    let value = c.float("value");
-    if value < 0.0 {
-        c.fail("value", "must not be negative");
-    }
+    let value = non_negative(&mut c, "value");
     c.done()?;
     let tracker = writable(&ctx, id).await?;
     change(&ctx, &tracker, counter_type, Change::Set { value }).await?;

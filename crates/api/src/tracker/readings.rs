@@ -3,6 +3,7 @@
 //! tracker's state, and `tracker/sensor/data/read` from the stored points of a period. Values
 //! come from `sensor::evaluate` (divider, calibration, accuracy) in the caller's measurement
 //! system.
+//! The readings calls also list the tracker's counter values (see `counter`).
 
 use serde_json::{json, Map, Value};
 use trackd_core::counter::CounterState;

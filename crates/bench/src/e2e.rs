@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 use trackd::admin::{self, UserSpec};
 use trackd::{Config, Server};
+use trackd_core::counter::{Change, CounterConfig, CounterType};
 use trackd_core::metrics::Metrics;
 use trackd_core::point::{Point, Position};
 use trackd_core::{TrackerId, UserId};
@@ -244,6 +245,8 @@ pub async fn probes(bench: &Bench) -> anyhow::Result<Vec<Probe>> {
     let first = |n: usize| ids.iter().take(n).copied().collect::<Vec<i64>>();
     let track = track_tracker(bench).await?;
     let now = trackd::now_ms();
+    start_odometers(bench, &first(1000), now).await?;
+    let history = counter_tracker(bench, now).await?;
     let date = chrono_like;
     Ok(vec![
         Probe {
@@ -264,7 +267,7 @@ pub async fn probes(bench: &Bench) -> anyhow::Result<Vec<Probe>> {
         Probe {
             label: "tracker/counter/data/read (31 days)",
             path: "tracker/counter/data/read",
-            params: json!({"tracker_id": ids.first().copied().unwrap_or(1), "type": "odometer",
+            params: json!({"tracker_id": history.0, "type": "odometer",
                 "from": date(now - 31 * 86_400_000), "to": date(now)}),
         },
         Probe {
@@ -292,8 +295,23 @@ fn chrono_like(ms: i64) -> String {
 
 /// A tracker with 10,000 points over the last day, for `track/read`.
 async fn track_tracker(bench: &Bench) -> anyhow::Result<TrackerId> {
-    let spec =
-        trackd_sim::fleet(1, &Mix::only(trackd_sim::SimProtocol::Wialon), 5_000_000).remove(0);
+    let (tracker, spec) = sim_tracker(bench, 5_000_000).await?;
+    if bench.store.count_points(tracker).await? >= 10_000 {
+        return Ok(tracker);
+    }
+    let start = trackd::now_ms() - 86_400_000;
+    let mut v = trackd_sim::Vehicle::new(spec.seed, start, 8_000);
+    let points: Vec<Point> = (0..10_000)
+        .map(|_| sample_point(tracker, v.next_sample()))
+        .collect();
+    bench.store.store_points(&points).await?;
+    Ok(tracker)
+}
+
+/// A tracker of the bench user for one more simulated device, numbered `first` (apart from
+/// the fleet's).
+async fn sim_tracker(bench: &Bench, first: u64) -> anyhow::Result<(TrackerId, DeviceSpec)> {
+    let spec = trackd_sim::fleet(1, &Mix::only(trackd_sim::SimProtocol::Wialon), first).remove(0);
     let ids = trackd_sim::register(
         bench.store.clone(),
         bench.owner,
@@ -302,32 +320,67 @@ async fn track_tracker(bench: &Bench) -> anyhow::Result<TrackerId> {
     .await?;
     let tracker = *ids
         .get(&spec.device_id)
-        .ok_or_else(|| anyhow!("track tracker missing"))?;
-    if bench.store.count_points(tracker).await? >= 10_000 {
-        return Ok(tracker);
+        .ok_or_else(|| anyhow!("tracker of {} missing", spec.device_id))?;
+    Ok((tracker, spec))
+}
+
+/// A simulated sample as the point ingest would store.
+fn sample_point(tracker: TrackerId, s: trackd_sim::Sample) -> Point {
+    let mut p = Point::empty(tracker, s.time_ms, s.time_ms);
+    p.position = Some(Position {
+        lat: s.lat,
+        lng: s.lon,
+        altitude: Some(s.altitude),
+        speed: Some(s.speed_kmh),
+        heading: Some(s.course),
+        satellites: Some(i32::from(s.satellites)),
+        hdop: Some(s.hdop),
+        valid: true,
+        lbs: false,
+    });
+    p.ignition = Some(s.ignition);
+    p
+}
+
+/// Sets the odometers of these trackers, so `counter/value/list` finds a value for each.
+async fn start_odometers(bench: &Bench, ids: &[i64], now: i64) -> anyhow::Result<()> {
+    let config = CounterConfig::default();
+    for id in ids {
+        bench
+            .store
+            .change_counter(
+                TrackerId(*id),
+                CounterType::Odometer,
+                &Change::Set { value: 0.0 },
+                now,
+                &config,
+            )
+            .await?;
     }
-    let start = trackd::now_ms() - 86_400_000;
-    let mut v = trackd_sim::Vehicle::new(spec.seed, start, 8_000);
-    let points: Vec<Point> = (0..10_000)
-        .map(|_| {
-            let s = v.next_sample();
-            let mut p = Point::empty(tracker, s.time_ms, s.time_ms);
-            p.position = Some(Position {
-                lat: s.lat,
-                lng: s.lon,
-                altitude: Some(s.altitude),
-                speed: Some(s.speed_kmh),
-                heading: Some(s.course),
-                satellites: Some(i32::from(s.satellites)),
-                hdop: Some(s.hdop),
-                valid: true,
-                lbs: false,
-            });
-            p.ignition = Some(s.ignition);
-            p
-        })
+    Ok(())
+}
+
+/// A tracker whose odometer has counted a record every 5 minutes for the last 31 days: a
+/// full history for `counter/data/read`.
+async fn counter_tracker(bench: &Bench, now: i64) -> anyhow::Result<TrackerId> {
+    let (tracker, spec) = sim_tracker(bench, 5_000_001).await?;
+    let start = now - 31 * 86_400_000;
+    let config = CounterConfig::default();
+    let set = Change::Set { value: 1000.0 };
+    bench
+        .store
+        .change_counter(tracker, CounterType::Odometer, &set, start - 1, &config)
+        .await?;
+    let mut v = trackd_sim::Vehicle::new(spec.seed, start, 300_000);
+    let points: Vec<Point> = (0..31 * 288)
+        .map(|_| sample_point(tracker, v.next_sample()))
         .collect();
-    bench.store.store_points(&points).await?;
+    for batch in points.chunks(2000) {
+        bench
+            .store
+            .store_points_and_states(batch, &Default::default(), &config)
+            .await?;
+    }
     Ok(tracker)
 }
 

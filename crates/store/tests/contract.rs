@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 use trackd_core::account::{NewUser, Session, SessionKind};
-use trackd_core::counter::CounterConfig;
+use trackd_core::counter::{
+    Change, CounterConfig, CounterState, CounterType, Event, Item, Sources,
+};
 use trackd_core::point::{GsmCell, Point, Position};
 use trackd_core::sensor::{CalibrationPoint, Sensor, SensorDef, SensorId};
 use trackd_core::state::{StateConfig, TrackerState};
@@ -118,6 +120,11 @@ contract!(
     states_ignore_late_history,
     states_of_many_trackers,
     tracker_states_scoped_and_joined,
+    counters_created_by_changes,
+    counters_count_in_the_ingest_transaction,
+    counters_late_points_refold,
+    counters_change_dated_before_folded_points,
+    counters_history_range,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1833,4 +1840,275 @@ async fn tracker_states_scoped_and_joined(s: &dyn Store) {
         "the account's own, deleted included, by ID"
     );
     assert!(s.tracker_states(alice, Some(&[])).await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Counters
+
+const ODO: CounterType = CounterType::Odometer;
+const HOURS: CounterType = CounterType::EngineHours;
+
+fn set(value: f64) -> Change {
+    Change::Set { value }
+}
+
+/// A record `minutes` after NOW, driving north at 0.005° a minute (about 33 km/h), the
+/// ignition on.
+fn driving(tracker: i64, minutes: i64) -> Point {
+    let mut p = point(tracker, NOW + minutes * 60_000);
+    if let Some(pos) = &mut p.position {
+        pos.lat = 50.0 + minutes as f64 * 0.005;
+        pos.speed = Some(33.0);
+    }
+    p.ignition = Some(true);
+    p
+}
+
+/// The counters the core fold makes of these points after a value set of 0 at NOW: what the
+/// store must agree with, bit for bit.
+fn expected(points: &[Point]) -> CounterState {
+    let events = [
+        Event {
+            time: NOW,
+            seq: 1,
+            counter_type: ODO,
+            change: set(0.0),
+        },
+        Event {
+            time: NOW,
+            seq: 2,
+            counter_type: HOURS,
+            change: set(0.0),
+        },
+    ];
+    let mut items: Vec<Item> = points
+        .iter()
+        .map(Item::Point)
+        .chain(events.iter().map(Item::Event))
+        .collect();
+    items.sort_by_key(Item::key);
+    let mut state = CounterState::default();
+    state.fold(items, &Sources::default(), &CounterConfig::default());
+    state
+}
+
+async fn counter_state(s: &dyn Store, t: TrackerId) -> CounterState {
+    s.counter_states(&[t])
+        .await
+        .unwrap()
+        .remove(&t)
+        .expect("a counter state")
+}
+
+async fn start_counters(s: &dyn Store, t: TrackerId) {
+    for kind in [ODO, HOURS] {
+        s.change_counter(t, kind, &set(0.0), NOW, &CounterConfig::default())
+            .await
+            .unwrap();
+    }
+}
+
+async fn counters_created_by_changes(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let t = tracker(s, a, "1").await.id;
+    let config = CounterConfig::default();
+    assert!(s.counters(t).await.unwrap().is_empty());
+    assert!(s.counter_states(&[t]).await.unwrap().is_empty());
+    let odo = s
+        .change_counter(t, ODO, &set(100.5), NOW, &config)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            odo.tracker_id,
+            odo.counter_type,
+            odo.multiplier,
+            odo.sensor_id
+        ),
+        (t, ODO, 1.0, None)
+    );
+    let update = Change::Update {
+        multiplier: 2.0,
+        sensor_id: None,
+    };
+    let hours = s
+        .change_counter(t, HOURS, &update, NOW + 1, &config)
+        .await
+        .unwrap();
+    assert_eq!((hours.counter_type, hours.multiplier), (HOURS, 2.0));
+    let moved = Change::Update {
+        multiplier: 1.5,
+        sensor_id: Some(SensorId(77)),
+    };
+    let odo2 = s
+        .change_counter(t, ODO, &moved, NOW + 2, &config)
+        .await
+        .unwrap();
+    assert_eq!(odo2.id, odo.id, "the same counter, updated");
+    assert_eq!((odo2.multiplier, odo2.sensor_id), (1.5, Some(SensorId(77))));
+    // A value set keeps the multiplier.
+    let odo3 = s
+        .change_counter(t, ODO, &set(7.0), NOW + 3, &config)
+        .await
+        .unwrap();
+    assert_eq!(odo3, odo2);
+    assert_eq!(s.counters(t).await.unwrap(), vec![odo2, hours]);
+    let state = counter_state(s, t).await;
+    assert_eq!(state.reading(ODO).current(), Some((7.0, NOW + 3)));
+    assert_eq!(
+        state.reading(HOURS).current(),
+        None,
+        "created, no value yet"
+    );
+    assert_eq!(state.reading(CounterType::FuelConsumed).current(), None);
+    let missing = s
+        .change_counter(TrackerId(999), ODO, &set(1.0), NOW, &config)
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+}
+
+async fn counters_count_in_the_ingest_transaction(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let t = tracker(s, a, "1").await.id;
+    start_counters(s, t).await;
+    let route: Vec<Point> = (1..=40).map(|m| driving(t.0, m)).collect();
+    ingest(s, &route[..25]).await;
+    ingest(s, &route[25..]).await;
+    let got = counter_state(s, t).await;
+    let want = expected(&route);
+    assert_eq!(got.readings, want.readings);
+    let (km, at) = got.reading(ODO).current().unwrap();
+    assert!((km - 39.0 * 0.556).abs() < 0.1, "{km} km");
+    assert_eq!(at, NOW + 40 * 60_000);
+    let hours = got.reading(HOURS).current().unwrap().0;
+    assert!((hours - 39.0 / 60.0).abs() < 1e-12, "{hours} h");
+    // A retransmission counts once.
+    ingest(s, &route[30..35]).await;
+    assert_eq!(counter_state(s, t).await.readings, want.readings);
+}
+
+async fn counters_late_points_refold(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let (late, in_order) = (tracker(s, a, "1").await.id, tracker(s, a, "2").await.id);
+    start_counters(s, late).await;
+    start_counters(s, in_order).await;
+    // Two hours of records; the device sends every third live and the rest from its memory
+    // afterwards, out of order and with a duplicate, across several history buckets.
+    let route = |t: TrackerId| -> Vec<Point> { (1..=120).map(|m| driving(t.0, m)).collect() };
+    let (mut live, mut buffered) = (Vec::new(), Vec::new());
+    for (i, p) in route(late).into_iter().enumerate() {
+        if i % 3 == 0 {
+            live.push(p)
+        } else {
+            buffered.push(p)
+        }
+    }
+    buffered.reverse();
+    ingest(s, &live).await;
+    for chunk in buffered.chunks(17) {
+        ingest(s, chunk).await;
+    }
+    ingest(s, &buffered[..5]).await;
+    ingest(s, &route(in_order)).await;
+    let want = expected(&route(in_order));
+    assert_eq!(counter_state(s, in_order).await.readings, want.readings);
+    assert_eq!(counter_state(s, late).await.readings, want.readings);
+    for kind in [ODO, HOURS] {
+        let history = s
+            .counter_history(in_order, kind, NOW, NOW + 86_400_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.counter_history(late, kind, NOW, NOW + 86_400_000)
+                .await
+                .unwrap(),
+            history
+        );
+        assert!(
+            history.len() >= 24,
+            "a value per 5 minutes: {}",
+            history.len()
+        );
+    }
+}
+
+async fn counters_change_dated_before_folded_points(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let t = tracker(s, a, "1").await.id;
+    // Records dated ahead of the server's clock are folded before the set that precedes them.
+    let route: Vec<Point> = (1..=20).map(|m| driving(t.0, m)).collect();
+    ingest(s, &route).await;
+    assert_eq!(counter_state(s, t).await.reading(ODO).current(), None);
+    start_counters(s, t).await;
+    assert_eq!(
+        counter_state(s, t).await.readings,
+        expected(&route).readings
+    );
+    // A multiplier dated in the middle doubles what follows it only.
+    let double = Change::Update {
+        multiplier: 2.0,
+        sensor_id: None,
+    };
+    let mid = NOW + 10 * 60_000 + 1;
+    s.change_counter(t, ODO, &double, mid, &CounterConfig::default())
+        .await
+        .unwrap();
+    let (before, _) = expected(&route[..10]).reading(ODO).current().unwrap();
+    let (all, _) = expected(&route).reading(ODO).current().unwrap();
+    let (km, _) = counter_state(s, t).await.reading(ODO).current().unwrap();
+    assert!((km - (before + 2.0 * (all - before))).abs() < 1e-9, "{km}");
+}
+
+async fn counters_history_range(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let t = tracker(s, a, "1").await.id;
+    assert!(s
+        .counter_history(t, ODO, 0, i64::MAX)
+        .await
+        .unwrap()
+        .is_empty());
+    start_counters(s, t).await;
+    let route: Vec<Point> = (1..=31).map(|m| driving(t.0, m)).collect();
+    ingest(s, &route).await;
+    let all = s
+        .counter_history(t, ODO, NOW, NOW + 3_600_000)
+        .await
+        .unwrap();
+    // The set (bucket of NOW, with the first four minutes), one row per 5 minutes, and the
+    // current bucket's value from the state.
+    let times: Vec<i64> = all.iter().map(|(t, _)| (t - NOW) / 60_000).collect();
+    let bucket_end = |m: i64| {
+        let b = CounterConfig::default().bucket(NOW + m * 60_000);
+        (1..=31)
+            .filter(|x| CounterConfig::default().bucket(NOW + x * 60_000) == b)
+            .max()
+            .unwrap()
+    };
+    let mut want: Vec<i64> = (1..=31).map(bucket_end).collect();
+    want.dedup();
+    assert_eq!(times, want);
+    assert!(
+        all.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
+        "{all:?}"
+    );
+    let last = all.last().unwrap();
+    assert_eq!(
+        Some((last.1, last.0)),
+        counter_state(s, t).await.reading(ODO).current()
+    );
+    // A range picks its rows; the current value only when its time is inside.
+    let first_two = s.counter_history(t, ODO, NOW, all[1].0).await.unwrap();
+    assert_eq!(first_two, all[..2].to_vec());
+    assert!(s
+        .counter_history(t, ODO, last.0 + 1, i64::MAX)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(
+        s.counter_history(t, CounterType::FuelConsumed, NOW, NOW + 3_600_000)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a counter without values records none"
+    );
 }

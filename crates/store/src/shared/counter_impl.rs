@@ -210,31 +210,17 @@ macro_rules! impl_counters {
                         .collect()
                 }
 
-                /// The stored folds of these trackers, read with the backend's row lock
-                /// (in ID order, as the state rows are); `Some(None)` for one that does not
-                /// parse.
+                /// The stored folds of these trackers, rows locked as the state rows are
+                /// (`json_rows`); `Some(None)` for one that does not parse.
                 async fn counter_states_in(
                     tx: &mut Tx,
                     ids: &[i64],
                 ) -> Result<HashMap<i64, Option<CounterState>>> {
-                    let mut out = HashMap::with_capacity(ids.len());
-                    for chunk in ids.chunks(STATE_CHUNK) {
-                        let sql = format!(
-                            "SELECT tracker_id, state FROM counter_state WHERE tracker_id IN \
-                             ({}) ORDER BY tracker_id{}",
-                            shared::params(Self::NUMBERED_PARAMS, 1, chunk.len()),
-                            Self::LOCK_ROWS
-                        );
-                        for row in bind_all(sqlx::query(&sql), chunk)
-                            .fetch_all(&mut **tx)
-                            .await?
-                        {
-                            let id: i64 = row.try_get("tracker_id")?;
-                            let text: String = row.try_get("state")?;
-                            out.insert(id, parse_counter_state(id, &text));
-                        }
-                    }
-                    Ok(out)
+                    Ok(Self::json_rows(tx, "counter_state", ids)
+                        .await?
+                        .into_iter()
+                        .map(|(id, text)| (id, parse_counter_state(id, &text)))
+                        .collect())
                 }
 
                 /// The counter sources of these trackers that have sensors.
@@ -295,19 +281,7 @@ macro_rules! impl_counters {
                         .iter()
                         .map(|c| Ok((c.tracker, to_json(c.tracker, &c.state)?)))
                         .collect::<Result<_>>()?;
-                    for chunk in states.chunks(STATE_CHUNK) {
-                        let sql = format!(
-                            "INSERT INTO counter_state (tracker_id, state) VALUES {} ON \
-                             CONFLICT (tracker_id) DO UPDATE SET state = excluded.state",
-                            shared::value_rows(Self::NUMBERED_PARAMS, chunk.len(), 2)
-                        );
-                        let mut q = sqlx::query(&sql);
-                        for (id, json) in chunk {
-                            q = q.bind(*id).bind(json.as_str());
-                        }
-                        q.execute(&mut **tx).await?;
-                    }
-                    Ok(())
+                    Self::put_json_rows(tx, "counter_state", &states).await
                 }
             }
 

@@ -306,10 +306,7 @@ macro_rules! impl_store {
                 }
 
                 /// Moves the states of the trackers in `sorted` (in key order) by their
-                /// points, inside the batch's transaction. The rows are read with the lock
-                /// the backend needs (`FOR UPDATE` on PostgreSQL, where another node may
-                /// ingest the same tracker; nothing on SQLite, whose writer is alone), in
-                /// tracker order like the points, so two nodes never deadlock on them.
+                /// points, inside the batch's transaction (rows locked: see `json_rows`).
                 async fn move_states(
                     tx: &mut sqlx::Transaction<'static, $db>,
                     sorted: &[&Point],
@@ -317,23 +314,11 @@ macro_rules! impl_store {
                 ) -> Result<()> {
                     let mut ids: Vec<i64> = sorted.iter().map(|p| p.tracker_id.0).collect();
                     ids.dedup();
-                    let mut states: HashMap<i64, TrackerState> = HashMap::with_capacity(ids.len());
-                    for chunk in ids.chunks(STATE_CHUNK) {
-                        let sql = format!(
-                            "SELECT tracker_id, state FROM tracker_state WHERE tracker_id IN \
-                             ({}) ORDER BY tracker_id{}",
-                            shared::params(Self::NUMBERED_PARAMS, 1, chunk.len()),
-                            Self::LOCK_ROWS
-                        );
-                        for row in bind_ids(sqlx::query(&sql), chunk)
-                            .fetch_all(&mut **tx)
-                            .await?
-                        {
-                            let id: i64 = row.try_get("tracker_id")?;
-                            let text: String = row.try_get("state")?;
-                            states.insert(id, shared::parse_state(id, &text));
-                        }
-                    }
+                    let mut states: HashMap<i64, TrackerState> = Self::json_rows(tx, "tracker_state", &ids)
+                        .await?
+                        .into_iter()
+                        .map(|(id, text)| (id, shared::parse_state(id, &text)))
+                        .collect();
                     for p in sorted {
                         states.entry(p.tracker_id.0).or_default().apply(p, config);
                     }
@@ -345,10 +330,47 @@ macro_rules! impl_store {
                         })?;
                         rows.push((id, json));
                     }
+                    Self::put_json_rows(tx, "tracker_state", &rows).await
+                }
+
+                /// The rows of a per-tracker JSON table (`tracker_state`, `counter_state`) for
+                /// these trackers, read with the lock the backend needs (`FOR UPDATE` on
+                /// PostgreSQL, where another node may ingest the same tracker; nothing on
+                /// SQLite, whose writer is alone), in tracker order, so two nodes never
+                /// deadlock on them.
+                pub(crate) async fn json_rows(
+                    tx: &mut sqlx::Transaction<'static, $db>,
+                    table: &'static str,
+                    ids: &[i64],
+                ) -> Result<Vec<(i64, String)>> {
+                    let mut out = Vec::with_capacity(ids.len());
+                    for chunk in ids.chunks(STATE_CHUNK) {
+                        let sql = format!(
+                            "SELECT tracker_id, state FROM {table} WHERE tracker_id IN ({}) \
+                             ORDER BY tracker_id{}",
+                            shared::params(Self::NUMBERED_PARAMS, 1, chunk.len()),
+                            Self::LOCK_ROWS
+                        );
+                        for row in bind_ids(sqlx::query(&sql), chunk)
+                            .fetch_all(&mut **tx)
+                            .await?
+                        {
+                            out.push((row.try_get("tracker_id")?, row.try_get("state")?));
+                        }
+                    }
+                    Ok(out)
+                }
+
+                /// Writes rows of a per-tracker JSON table, replacing what was there.
+                pub(crate) async fn put_json_rows(
+                    tx: &mut sqlx::Transaction<'static, $db>,
+                    table: &'static str,
+                    rows: &[(i64, String)],
+                ) -> Result<()> {
                     for chunk in rows.chunks(STATE_CHUNK) {
                         let sql = format!(
-                            "INSERT INTO tracker_state (tracker_id, state) VALUES {} ON \
-                             CONFLICT (tracker_id) DO UPDATE SET state = excluded.state",
+                            "INSERT INTO {table} (tracker_id, state) VALUES {} ON CONFLICT \
+                             (tracker_id) DO UPDATE SET state = excluded.state",
                             shared::value_rows(Self::NUMBERED_PARAMS, chunk.len(), 2)
                         );
                         let mut q = sqlx::query(&sql);

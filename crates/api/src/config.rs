@@ -26,6 +26,10 @@ pub struct ApiConfig {
     /// The longest period `tracker/sensor/data/read` answers, in days (error 211 beyond):
     /// Navixy's `maxReportTimeSpan`, 30 days by default.
     pub max_sensor_data_days: u32,
+    /// The longest period `tracker/counter/data/read` answers, in days (error 211 beyond).
+    /// Navixy refuses more than 31 days with error 7 whatever this says, so only a smaller
+    /// value ever answers 211.
+    pub max_counter_data_days: u32,
 }
 
 impl Default for ApiConfig {
@@ -41,6 +45,7 @@ impl Default for ApiConfig {
             registration_plugins: vec![44, 37],
             max_track_days: 30,
             max_sensor_data_days: 30,
+            max_counter_data_days: 31,
         }
     }
 }

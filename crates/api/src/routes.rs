@@ -78,6 +78,16 @@ static ROUTES: &[Route] = routes![
     "tracker/get_readings" => User => tracker::readings::get_readings,
     "tracker/readings/list" => User => tracker::readings::list,
     "tracker/readings/batch_list" => User => tracker::readings::batch_list,
+    "tracker/get_counters" => User => tracker::counter::get_counters,
+
+    "tracker/counter/read" => User => tracker::counter::read,
+    "tracker/counter/update" => User + TrackerUpdate => tracker::counter::update,
+    "tracker/counter/value/get" => User => tracker::counter::value_get,
+    "tracker/counter/value/read" => User => tracker::counter::value_get,
+    "tracker/counter/value/list" => User => tracker::counter::value_list,
+    "tracker/counter/value/set" => User + TrackerUpdate => tracker::counter::value_set,
+    "tracker/counter/data/read" => User => tracker::counter::data_read,
+    "tracker/counter/data/list" => User => tracker::counter::data_read,
 
     "track/list" => User => track::list,
     "track/read" => User => track::read,

@@ -44,9 +44,9 @@ fn check_span(ctx: &Ctx, from: i64, to: i64) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The caller's tracker: 204 when it has none by that ID (the track pages' code), 208 when
-/// it is blocked.
-async fn tracker(ctx: &Ctx, id: i64) -> Result<Tracker, ApiError> {
+/// The caller's tracker: 204 when it has none by that ID (the code of the track and counter
+/// pages), 208 when it is blocked.
+pub(crate) async fn tracker(ctx: &Ctx, id: i64) -> Result<Tracker, ApiError> {
     let tracker = ctx
         .store()
         .tracker(ctx.account()?, TrackerId(id))

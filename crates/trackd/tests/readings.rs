@@ -8,13 +8,12 @@ mod support;
 
 use chrono::DateTime;
 use serde_json::{json, Value};
-use support::devices::{exchange, register};
-use support::{error, invalid, Enc, TestApp};
-use tokio::net::TcpStream;
+use support::devices::{register, send_wialon};
+use support::{error, invalid, ok, reparse, Enc, TestApp};
 use trackd_core::account::NewUser;
 use trackd_core::rights::Rights;
 use trackd_core::{TrackerId, UserId};
-use trackd_protocol::{Protocol, Transport};
+use trackd_protocol::Protocol;
 
 /// 2025-06-02 08:00:00 UTC: 10:00:00 in Berlin, the users' zone (summer time, UTC+2).
 const T0: i64 = 1_748_851_200_000;
@@ -37,21 +36,6 @@ fn record(secs: i64, fuel: u32) -> String {
         t.format("%d%m%y"),
         t.format("%H%M%S"),
     )
-}
-
-/// Logs a Wialon device in and sends `records`, each answered after its commit.
-async fn send(app: &TestApp, imei: &str, records: &[String]) {
-    let addr = app
-        .server
-        .device_addr(Protocol::Wialon, Transport::Tcp)
-        .expect("wialon listener");
-    let mut device = TcpStream::connect(addr).await.expect("connect");
-    for (packet, answer) in std::iter::once((format!("#L#{imei};NA\r\n"), "#AL#1\r\n"))
-        .chain(records.iter().map(|r| (r.clone(), "#AD#1\r\n")))
-    {
-        let got = exchange(&mut device, packet.as_bytes(), answer.len()).await;
-        assert_eq!(String::from_utf8_lossy(&got), answer, "answer to {packet}");
-    }
 }
 
 fn fuel_sensor() -> Value {
@@ -197,21 +181,9 @@ impl Setup {
     /// Both devices report fuel 500 (40 l) at T0 and 250 (20 l) a minute later.
     async fn report(&self) {
         let records = [record(0, 500), record(60, 250)];
-        send(&self.app, IMEI_A, &records).await;
-        send(&self.app, IMEI_B, &records).await;
+        send_wialon(&self.app, IMEI_A, &records).await;
+        send_wialon(&self.app, IMEI_B, &records).await;
     }
-}
-
-fn reparse(v: &Value) -> Value {
-    serde_json::from_str(&v.to_string()).expect("JSON")
-}
-
-fn ok(extra: Value) -> (u16, Value) {
-    let mut body = json!({"success": true});
-    if let (Some(b), Value::Object(e)) = (body.as_object_mut(), extra) {
-        b.extend(e);
-    }
-    (200, body)
 }
 
 fn not_found() -> (u16, Value) {
@@ -359,6 +331,8 @@ async fn readings_list_and_batch_list() {
     let mut full = readings.clone();
     full["success"] = json!(true);
     full["user_time"] = at(0);
+    // No counter has a value (tests/counters.rs shows them).
+    full["counters"] = json!([]);
     s.expect(
         list,
         json!({"hash": s.alice, "tracker_id": s.a}),
@@ -389,7 +363,10 @@ async fn readings_list_and_batch_list() {
     s.expect(
         list,
         json!({"hash": s.alice, "tracker_id": s.quiet}),
-        ok(json!({"user_time": at(0), "inputs": [], "virtual_sensors": [], "states": []})),
+        ok(
+            json!({"user_time": at(0), "inputs": [], "virtual_sensors": [], "states": [],
+                  "counters": []}),
+        ),
     )
     .await;
 

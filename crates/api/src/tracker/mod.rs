@@ -1,7 +1,9 @@
 //! `/tracker/*`: reading, listing, corrupting and deleting trackers, changing their phone.
-//! Live state (`get_state`, `get_inputs`, ...) is in `state`.
+//! Live state (`get_state`, `get_inputs`, ...) is in `state`, counters (`counter/*`,
+//! `get_counters`) in `counter`.
 //! Sub-resources live in the files named after them.
 
+pub mod counter;
 pub mod group;
 pub mod models;
 pub mod readings;

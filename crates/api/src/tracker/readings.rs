@@ -3,13 +3,16 @@
 //! tracker's state, and `tracker/sensor/data/read` from the stored points of a period. Values
 //! come from `sensor::evaluate` (divider, calibration, accuracy) in the caller's measurement
 //! system.
+//! The readings calls also list the tracker's counter values (see `counter`).
 
 use serde_json::{json, Map, Value};
+use trackd_core::counter::CounterState;
 use trackd_core::sensor::{self, Kind, MeasurementSystem, Metering, MeteringType, Sensor};
 use trackd_core::sensor::{SensorId, SensorValue};
 use trackd_core::state::TrackerState;
 use trackd_core::TrackerId;
 
+use super::counter::counter_values;
 use super::sensor::{listed, owner, sensors_of_each};
 use super::state::{state_values, time, tracker_with_state};
 use super::{find, not_blocked};
@@ -96,15 +99,14 @@ pub async fn get_readings(ctx: Ctx) -> Result<Reply, ApiError> {
 }
 
 /// The readings object of one tracker: `inputs` (metering sensors), `virtual_sensors` and,
-/// without a `sensor_type` filter, `states` (the diagnostic state values). With `sparse`, a
-/// category without data is left out rather than empty (what `batch_list` does).
-///
-/// Navixy also lists `counters` (odometer, engine hours) here; trackd has no counters yet, so
-/// the key is left out until they exist rather than shown empty.
+/// without a `sensor_type` filter, `states` (the diagnostic state values) and `counters` (the
+/// counters that have a value). With `sparse`, a category without data is left out rather
+/// than empty (what `batch_list` does).
 fn render(
     ctx: &Ctx,
     sensors: &[Sensor],
     state: &TrackerState,
+    counters: &CounterState,
     system: MeasurementSystem,
     sensor_type: Option<&str>,
     sparse: bool,
@@ -157,7 +159,7 @@ fn render(
     };
     put("inputs", inputs);
     put("virtual_sensors", virtuals);
-    // Filtering by sensor type drops the state values (navixy-reference §5).
+    // Filtering by sensor type drops the state values and counters (navixy-reference §5).
     if sensor_type.is_none() {
         let states = state_values(state)
             .into_iter()
@@ -166,6 +168,7 @@ fn render(
             })
             .collect();
         put("states", states);
+        put("counters", counter_values(ctx, counters));
     }
     out
 }
@@ -179,11 +182,19 @@ pub async fn list(ctx: Ctx) -> Result<Reply, ApiError> {
     let sensor_type = c.opt_string("sensor_type");
     c.done()?;
     let (tracker, state) = tracker_with_state(&ctx).await?;
-    let sensors = ctx.store().sensors(owner(&ctx, &tracker).await?).await?;
+    let owner = owner(&ctx, &tracker).await?;
+    let sensors = ctx.store().sensors(owner).await?;
+    let counters = ctx
+        .store()
+        .counter_states(&[owner])
+        .await?
+        .remove(&owner)
+        .unwrap_or_default();
     let body = render(
         &ctx,
         &sensors,
         &state,
+        &counters,
         system(&ctx)?,
         sensor_type.as_deref(),
         false,
@@ -205,13 +216,17 @@ pub async fn batch_list(ctx: Ctx) -> Result<Reply, ApiError> {
     let sensors = sensors_of_each(&ctx, &trackers).await?;
     let ids: Vec<TrackerId> = trackers.iter().map(|t| t.id).collect();
     let states = ctx.store().states(&ids).await?;
+    let owners: Vec<TrackerId> = sensors.iter().map(|(_, o, _)| *o).collect();
+    let counters = ctx.store().counter_states(&owners).await?;
     let system = system(&ctx)?;
     let empty = TrackerState::default();
+    let no_counters = CounterState::default();
     let result: Map<String, Value> = sensors
         .iter()
-        .map(|(id, list)| {
+        .map(|(id, owner, list)| {
             let state = states.get(id).unwrap_or(&empty);
-            let body = render(&ctx, list, state, system, None, true);
+            let counters = counters.get(owner).unwrap_or(&no_counters);
+            let body = render(&ctx, list, state, counters, system, None, true);
             (id.0.to_string(), Value::Object(body))
         })
         .collect();

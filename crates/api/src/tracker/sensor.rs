@@ -36,11 +36,11 @@ pub async fn owner(ctx: &Ctx, tracker: &Tracker) -> Result<TrackerId, ApiError> 
 }
 
 /// The sensors of each of `trackers`, in order (a clone's are its original's), read in one
-/// query.
+/// query: each tracker's ID, its [`owner`] and the owner's sensors.
 pub(crate) async fn sensors_of_each(
     ctx: &Ctx,
     trackers: &[Tracker],
-) -> Result<Vec<(TrackerId, Vec<Sensor>)>, ApiError> {
+) -> Result<Vec<(TrackerId, TrackerId, Vec<Sensor>)>, ApiError> {
     let mut owners = Vec::with_capacity(trackers.len());
     for t in trackers {
         owners.push((t.id, owner(ctx, t).await?));
@@ -57,7 +57,7 @@ pub(crate) async fn sensors_of_each(
     }
     Ok(owners
         .into_iter()
-        .map(|(id, o)| (id, sensors.get(&o).cloned().unwrap_or_default()))
+        .map(|(id, o)| (id, o, sensors.get(&o).cloned().unwrap_or_default()))
         .collect())
 }
 
@@ -136,7 +136,7 @@ pub async fn batch_list(ctx: Ctx) -> Result<Reply, ApiError> {
     let result: Map<String, Value> = sensors_of_each(&ctx, &trackers)
         .await?
         .into_iter()
-        .map(|(id, list)| (id.0.to_string(), render(&list)))
+        .map(|(id, _, list)| (id.0.to_string(), render(&list)))
         .collect();
     Ok(Reply::ok().with("result", Value::Object(result)))
 }

@@ -17,8 +17,8 @@ use super::not_blocked;
 use super::sensor::owner;
 use crate::{ApiError, Ctx, Reply};
 
-/// Most trackers one `get_states` call may name.
-const MAX_STATES: usize = 2000;
+/// Most trackers one `get_states` (or `counter/value/list`) call may name.
+pub(crate) const MAX_STATES: usize = 2000;
 
 /// The tracker the call's `tracker_id` names, with its state (an empty one before any data),
 /// in one query: 201 for a tracker the account does not have (or has deleted), 208 for a

@@ -253,6 +253,21 @@ pub fn expected_points(outcomes: &[Outcome]) -> usize {
     timed.len() + untimed
 }
 
+/// Logs a Wialon IPS device in over TCP and sends `records`, each answered after its commit.
+pub async fn send_wialon(app: &super::TestApp, imei: &str, records: &[String]) {
+    let addr = app
+        .server
+        .device_addr(Protocol::Wialon, Transport::Tcp)
+        .expect("wialon listener");
+    let mut device = TcpStream::connect(addr).await.expect("connect");
+    for (packet, answer) in std::iter::once((format!("#L#{imei};NA\r\n"), "#AL#1\r\n"))
+        .chain(records.iter().map(|r| (r.clone(), "#AD#1\r\n")))
+    {
+        let got = exchange(&mut device, packet.as_bytes(), answer.len()).await;
+        assert_eq!(String::from_utf8_lossy(&got), answer, "answer to {packet}");
+    }
+}
+
 /// Sends bytes and reads exactly `expect` bytes back (nothing when it is 0).
 pub async fn exchange(stream: &mut TcpStream, send: &[u8], expect: usize) -> Vec<u8> {
     stream.write_all(send).await.expect("write");

@@ -22,8 +22,6 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
-
 use chrono::DateTime;
 use serde_json::{json, Value};
 use support::devices::{register, DEADLINE};
@@ -85,7 +83,6 @@ struct Expected {
 }
 
 async fn drive_and_count(app: &TestApp, backend: &str) {
-    let started = Instant::now();
     app.server.state.clock.stop_at(T0);
     let hash = app.master().await;
     let account = app.user_id("alice").await;
@@ -161,8 +158,6 @@ async fn drive_and_count(app: &TestApp, backend: &str) {
     // The same records in another order: late records are folded in their place, so the
     // fold is the same, to the bit, and so is the answer.
     assert_eq!(late, got, "out of order as in order");
-    let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_secs(30), "{backend}: {elapsed:?}");
 }
 
 /// The route's records, as the device sends them (Codec 8 carries 1e-7 degrees).

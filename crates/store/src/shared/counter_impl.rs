@@ -25,7 +25,7 @@ macro_rules! impl_counters {
             use trackd_core::TrackerId;
 
             use $crate::shared::store_impl::point_columns;
-            use $crate::shared::{self, IN_CHUNK, STATE_CHUNK};
+            use $crate::shared::{self, IN_CHUNK};
             use $crate::traits::Counters;
             use $crate::{Result, StoreError};
 
@@ -417,26 +417,12 @@ macro_rules! impl_counters {
                     &self,
                     trackers: &[TrackerId],
                 ) -> Result<HashMap<TrackerId, CounterState>> {
-                    let ids: Vec<i64> = trackers.iter().map(|t| t.0).collect();
-                    let mut out = HashMap::with_capacity(ids.len());
-                    for chunk in ids.chunks(STATE_CHUNK) {
-                        let sql = format!(
-                            "SELECT tracker_id, state FROM counter_state WHERE tracker_id IN \
-                             ({})",
-                            shared::params(Self::NUMBERED_PARAMS, 1, chunk.len())
-                        );
-                        for row in bind_all(sqlx::query(&sql), chunk)
-                            .fetch_all(self.reader())
-                            .await?
-                        {
-                            let id: i64 = row.try_get("tracker_id")?;
-                            let text: String = row.try_get("state")?;
-                            if let Some(state) = parse_counter_state(id, &text) {
-                                out.insert(TrackerId(id), state);
-                            }
-                        }
-                    }
-                    Ok(out)
+                    Ok(self
+                        .read_json_rows("counter_state", trackers)
+                        .await?
+                        .into_iter()
+                        .filter_map(|(id, text)| Some((TrackerId(id), parse_counter_state(id, &text)?)))
+                        .collect())
                 }
 
                 async fn counter_history(

@@ -361,6 +361,30 @@ macro_rules! impl_store {
                     Ok(out)
                 }
 
+                /// The rows of a per-tracker JSON table for these trackers, read beside ingest
+                /// (never waiting for it): one query for up to 2000 trackers.
+                pub(crate) async fn read_json_rows(
+                    &self,
+                    table: &'static str,
+                    trackers: &[TrackerId],
+                ) -> Result<Vec<(i64, String)>> {
+                    let ids: Vec<i64> = trackers.iter().map(|t| t.0).collect();
+                    let mut out = Vec::with_capacity(ids.len());
+                    for chunk in ids.chunks(STATE_CHUNK) {
+                        let sql = format!(
+                            "SELECT tracker_id, state FROM {table} WHERE tracker_id IN ({})",
+                            shared::params(Self::NUMBERED_PARAMS, 1, chunk.len())
+                        );
+                        for row in bind_ids(sqlx::query(&sql), chunk)
+                            .fetch_all(self.reader())
+                            .await?
+                        {
+                            out.push((row.try_get("tracker_id")?, row.try_get("state")?));
+                        }
+                    }
+                    Ok(out)
+                }
+
                 /// Writes rows of a per-tracker JSON table, replacing what was there.
                 pub(crate) async fn put_json_rows(
                     tx: &mut sqlx::Transaction<'static, $db>,
@@ -1415,23 +1439,12 @@ macro_rules! impl_store {
                     &self,
                     trackers: &[TrackerId],
                 ) -> Result<HashMap<TrackerId, TrackerState>> {
-                    let ids: Vec<i64> = trackers.iter().map(|t| t.0).collect();
-                    let mut out = HashMap::with_capacity(ids.len());
-                    for chunk in ids.chunks(STATE_CHUNK) {
-                        let sql = format!(
-                            "SELECT tracker_id, state FROM tracker_state WHERE tracker_id IN ({})",
-                            shared::params(Self::NUMBERED_PARAMS, 1, chunk.len())
-                        );
-                        for row in bind_ids(sqlx::query(&sql), chunk)
-                            .fetch_all(self.reader())
-                            .await?
-                        {
-                            let id: i64 = row.try_get("tracker_id")?;
-                            let text: String = row.try_get("state")?;
-                            out.insert(TrackerId(id), shared::parse_state(id, &text));
-                        }
-                    }
-                    Ok(out)
+                    Ok(self
+                        .read_json_rows("tracker_state", trackers)
+                        .await?
+                        .into_iter()
+                        .map(|(id, text)| (TrackerId(id), shared::parse_state(id, &text)))
+                        .collect())
                 }
 
                 async fn tracker_states(

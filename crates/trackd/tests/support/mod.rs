@@ -186,12 +186,6 @@ pub fn ok(extra: Value) -> (u16, Value) {
     (200, with(&json!({"success": true}), extra))
 }
 
-/// A value as it comes back through JSON text, which serde_json reads back within an ulp:
-/// expected numbers take the same way as the answer's.
-pub fn reparse(v: &Value) -> Value {
-    serde_json::from_str(&v.to_string()).expect("JSON")
-}
-
 /// The error envelope of `code`.
 pub fn error(code: u16, description: &str) -> Value {
     json!({"success": false, "status": {"code": code, "description": description}})

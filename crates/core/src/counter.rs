@@ -137,6 +137,9 @@ pub struct CounterConfig {
     /// One recorded value per counter per this much device time (`counter/data/read`'s
     /// resolution, and how far back a late record refolds from at most).
     pub history_interval_secs: u64,
+    /// A record older than the newest one counted by more than this is stored but not
+    /// counted: counting it in its place refolds the history after it.
+    pub max_late_secs: u64,
 }
 
 impl Default for CounterConfig {
@@ -147,6 +150,7 @@ impl Default for CounterConfig {
             engine_hours_max_gap_secs: 15 * 60,
             fuel_max_gap_secs: 15 * 60,
             history_interval_secs: 5 * 60,
+            max_late_secs: 2 * 86_400,
         }
     }
 }
@@ -154,6 +158,10 @@ impl Default for CounterConfig {
 impl CounterConfig {
     pub fn history_interval_ms(&self) -> i64 {
         i64::try_from(self.history_interval_secs.max(1).saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
+    pub fn max_late_ms(&self) -> i64 {
+        Self::ms(self.max_late_secs)
     }
 
     /// The history bucket a device time falls in.

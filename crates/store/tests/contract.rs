@@ -125,6 +125,7 @@ contract!(
     counters_late_points_refold,
     counters_change_dated_before_folded_points,
     counters_history_range,
+    counters_too_late_records_are_stored_not_counted,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -2110,5 +2111,37 @@ async fn counters_history_range(s: &dyn Store) {
             .unwrap()
             .is_empty(),
         "a counter without values records none"
+    );
+}
+
+async fn counters_too_late_records_are_stored_not_counted(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let t = tracker(s, a, "1").await.id;
+    start_counters(s, t).await;
+    let day = 24 * 60;
+    // Live records on the first day and three days on; then one from the first day (more
+    // than the default two days behind) and one from the second (within them).
+    let live: Vec<Point> = (0..10)
+        .map(|m| driving(t.0, m))
+        .chain((0..10).map(|m| driving(t.0, 3 * day + m)))
+        .collect();
+    ingest(s, &live).await;
+    let before = counter_state(s, t).await;
+    let mut too_late = driving(t.0, 5);
+    too_late.time += 30_000;
+    assert_eq!(
+        ingest(s, std::slice::from_ref(&too_late)).await,
+        1,
+        "stored"
+    );
+    assert_eq!(counter_state(s, t).await, before, "not counted");
+    // The late record refolds from the first day's last checkpoint, after the one too late.
+    let late = driving(t.0, 2 * day);
+    ingest(s, std::slice::from_ref(&late)).await;
+    let mut counted = live;
+    counted.push(late);
+    assert_eq!(
+        counter_state(s, t).await.readings,
+        expected(&counted).readings
     );
 }

@@ -114,7 +114,28 @@ macro_rules! impl_counters {
                             Some(Some(state)) if first > state.last => {
                                 Self::fold_onto(id, state, group, src, config)
                             }
-                            Some(_) => Self::refold(tx, id, first.0, src, config).await?,
+                            Some(Some(state)) => {
+                                // Records too far behind the fold are stored, not counted: a
+                                // refold costs the history after its start, and a clock
+                                // gone wrong (a GPS week rollover dates records 19.6 years
+                                // back) would otherwise refold everything on every batch.
+                                let oldest = state
+                                    .time()
+                                    .map_or(i64::MIN, |t| t.saturating_sub(config.max_late_ms()));
+                                match group.iter().find(|p| p.time >= oldest) {
+                                    Some(p) if Item::Point(p).key() > state.last => {
+                                        Self::fold_onto(id, state, group, src, config)
+                                    }
+                                    Some(p) => Self::refold(tx, id, p.time, src, config).await?,
+                                    None => Counted {
+                                        tracker: id,
+                                        state,
+                                        rows: Vec::new(),
+                                    },
+                                }
+                            }
+                            // A fold that no longer reads: rebuilt from history.
+                            Some(None) => Self::refold(tx, id, first.0, src, config).await?,
                         };
                         out.push(counted);
                     }

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use trackd_core::metrics::Metrics;
 use trackd_protocol::{FrameError, Protocol, SessionConfig, Transport};
 
-use crate::handler::{process, Deps, Peer, Step};
+use crate::handler::{answered, commit, decode, Decoded, Deps, Peer};
 
 pub async fn accept_loop(
     listener: TcpListener,
@@ -73,6 +73,13 @@ async fn serve(
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let idle = Duration::from_secs(deps.config.idle_timeout_secs.max(1));
     loop {
+        // Every complete frame in hand is decoded before any commit, and their records are
+        // committed together: a device that pipelines (OsmAnd's HTTP requests, a Teltonika
+        // with packets queued) waits for one commit, not one per frame. The replies follow
+        // the commit, in frame order.
+        let mut points = Vec::new();
+        let mut replies: Vec<(bool, Vec<u8>)> = Vec::new();
+        let mut close = false;
         while !buf.is_empty() {
             match session.frame(&buf) {
                 Ok(cut) => {
@@ -82,14 +89,17 @@ async fn serve(
                         .map(<[u8]>::to_vec)
                         .unwrap_or_default();
                     buf.drain(..consumed);
-                    match process(session.as_mut(), &frame, &mut peer, protocol, deps).await {
-                        Step::Continue(Some(reply)) => {
-                            if stream.write_all(&reply).await.is_err() {
-                                return;
-                            }
+                    match decode(session.as_mut(), &frame, &mut peer, protocol, deps).await {
+                        Decoded::Ready { points: own, reply } => {
+                            let data = !own.is_empty();
+                            points.extend(own);
+                            replies.extend(reply.map(|r| (data, r)));
                         }
-                        Step::Continue(None) => {}
-                        Step::Close => return,
+                        Decoded::Skip => {}
+                        Decoded::Close => {
+                            close = true;
+                            break;
+                        }
                     }
                 }
                 Err(FrameError::Incomplete) => break,
@@ -101,9 +111,26 @@ async fn serve(
                 Err(FrameError::Fatal(reason)) => {
                     Metrics::inc(&deps.metrics.decode_errors_total);
                     tracing::debug!(protocol = protocol.key(), %addr, %reason, "closing connection");
-                    return;
+                    close = true;
+                    break;
                 }
             }
+        }
+        // Not committed: the frames before the first with records are still answered (a
+        // login), the rest are not (the device resends them).
+        let committed = commit(points, &peer, deps).await;
+        let mut out = Vec::new();
+        for (data, reply) in replies {
+            if data && !committed {
+                break;
+            }
+            out.extend(answered(Some(reply), deps).unwrap_or_default());
+        }
+        if !out.is_empty() && stream.write_all(&out).await.is_err() {
+            return;
+        }
+        if close {
+            return;
         }
         if buf.len() > deps.config.max_frame_bytes {
             tracing::debug!(protocol = protocol.key(), %addr, bytes = buf.len(), "frame too large; closing");

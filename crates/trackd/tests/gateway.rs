@@ -236,6 +236,37 @@ async fn osmand_over_http() {
     assert_eq!(points(&app, tracker).await, 2);
 }
 
+/// Pipelined requests (written at once, before any answer) are committed together, then all
+/// answered in order: the device waits one commit, not one per request.
+#[tokio::test]
+async fn osmand_pipelined_requests_share_one_commit() {
+    let app = TestApp::spawn().await;
+    let me = account(&app).await;
+    let tracker = register(app.store.as_ref(), me, Protocol::Osmand, "777000222").await;
+    let requests: Vec<Vec<u8>> = (0..5)
+        .map(|i| {
+            format!(
+                "GET /?id=777000222&lat=52.5{i}&lon=13.405&timestamp={} HTTP/1.1\r\nHost: \
+                 trackd\r\n\r\n",
+                1_700_000_000 + i * 10
+            )
+            .into_bytes()
+        })
+        .collect();
+    let expected = offline(Protocol::Osmand, Transport::Http, true, &requests);
+    let answers: Vec<u8> = expected.iter().flat_map(|e| e.reply.clone()).collect();
+    let commits = Metrics::get(&app.server.metrics.commits_total);
+    let mut device = connect(&app, Protocol::Osmand, Transport::Http).await;
+    let burst = requests.concat();
+    assert_eq!(exchange(&mut device, &burst, answers.len()).await, answers);
+    assert_eq!(points(&app, tracker).await, 5);
+    assert_eq!(
+        Metrics::get(&app.server.metrics.commits_total) - commits,
+        1,
+        "one commit for the burst"
+    );
+}
+
 /// Every protocol's captures, replayed over a real socket in order, get the answers and
 /// stored points that decoding them offline says they must.
 #[tokio::test]

@@ -6,6 +6,9 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, Transaction};
 
+use trackd_core::point::Point;
+
+use crate::shared::store_impl::point_columns;
 use crate::shared::{impl_counters, impl_store, migrations, Migration};
 use crate::{Result, StoreError};
 
@@ -66,6 +69,138 @@ impl PgStore {
             .bind(key)
             .execute(&mut **tx)
             .await?;
+        Ok(())
+    }
+}
+
+impl PgStore {
+    /// Points as one `INSERT ... SELECT FROM UNNEST(...)` with an array per column: 26 bound
+    /// parameters for a whole batch instead of 26 a point, which PostgreSQL would each parse
+    /// and the multi-row `VALUES` would cap at 1,260 points a statement.
+    async fn insert_points(
+        tx: &mut Transaction<'static, Postgres>,
+        sorted: &[&Point],
+    ) -> Result<u64> {
+        let mut c = Columns::with_capacity(sorted.len());
+        for p in sorted {
+            c.push(p)?;
+        }
+        let sql = concat!(
+            "INSERT INTO points (",
+            point_columns!(),
+            ") SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::float8[], \
+             $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::int4[], $10::float8[], \
+             $11::bool[], $12::bool[], $13::bool[], $14::bool[], $15::int4[], $16::int8[], \
+             $17::int8[], $18::int4[], $19::int4[], $20::int4[], $21::int8[], $22::int8[], \
+             $23::text[], $24::text[], $25::text[], $26::bool[]) ON CONFLICT (tracker_id, time) \
+             DO NOTHING"
+        );
+        let done = sqlx::query(sql)
+            .bind(c.tracker_id)
+            .bind(c.time)
+            .bind(c.received_at)
+            .bind(c.lat)
+            .bind(c.lng)
+            .bind(c.altitude)
+            .bind(c.speed)
+            .bind(c.heading)
+            .bind(c.satellites)
+            .bind(c.hdop)
+            .bind(c.valid)
+            .bind(c.lbs)
+            .bind(c.ignition)
+            .bind(c.motion)
+            .bind(c.battery_level)
+            .bind(c.inputs)
+            .bind(c.outputs)
+            .bind(c.gsm_signal)
+            .bind(c.mcc)
+            .bind(c.mnc)
+            .bind(c.lac)
+            .bind(c.cell_id)
+            .bind(c.hardware_key)
+            .bind(c.io)
+            .bind(c.alarms)
+            .bind(c.buffered)
+            .execute(&mut **tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// A batch of points by column, in the order of `point_columns!`.
+#[derive(Default)]
+struct Columns {
+    tracker_id: Vec<i64>,
+    time: Vec<i64>,
+    received_at: Vec<i64>,
+    lat: Vec<Option<f64>>,
+    lng: Vec<Option<f64>>,
+    altitude: Vec<Option<f64>>,
+    speed: Vec<Option<f64>>,
+    heading: Vec<Option<f64>>,
+    satellites: Vec<Option<i32>>,
+    hdop: Vec<Option<f64>>,
+    valid: Vec<Option<bool>>,
+    lbs: Vec<Option<bool>>,
+    ignition: Vec<Option<bool>>,
+    motion: Vec<Option<bool>>,
+    battery_level: Vec<Option<i32>>,
+    inputs: Vec<Option<i64>>,
+    outputs: Vec<Option<i64>>,
+    gsm_signal: Vec<Option<i32>>,
+    mcc: Vec<Option<i32>>,
+    mnc: Vec<Option<i32>>,
+    lac: Vec<Option<i64>>,
+    cell_id: Vec<Option<i64>>,
+    hardware_key: Vec<Option<String>>,
+    io: Vec<String>,
+    alarms: Vec<String>,
+    buffered: Vec<bool>,
+}
+
+impl Columns {
+    fn with_capacity(n: usize) -> Columns {
+        let mut c = Columns::default();
+        c.tracker_id.reserve(n);
+        c.time.reserve(n);
+        c.io.reserve(n);
+        c
+    }
+
+    fn push(&mut self, p: &Point) -> Result<()> {
+        let json = |e: serde_json::Error| {
+            StoreError::Invalid(format!("point of tracker {}: {e}", p.tracker_id.0))
+        };
+        let pos = p.position.as_ref();
+        let cell = p.gsm_cell.as_ref();
+        self.tracker_id.push(p.tracker_id.0);
+        self.time.push(p.time);
+        self.received_at.push(p.received_at);
+        self.lat.push(pos.map(|x| x.lat));
+        self.lng.push(pos.map(|x| x.lng));
+        self.altitude.push(pos.and_then(|x| x.altitude));
+        self.speed.push(pos.and_then(|x| x.speed));
+        self.heading.push(pos.and_then(|x| x.heading));
+        self.satellites.push(pos.and_then(|x| x.satellites));
+        self.hdop.push(pos.and_then(|x| x.hdop));
+        self.valid.push(pos.map(|x| x.valid));
+        self.lbs.push(pos.map(|x| x.lbs));
+        self.ignition.push(p.ignition);
+        self.motion.push(p.motion);
+        self.battery_level.push(p.battery_level);
+        self.inputs.push(p.inputs);
+        self.outputs.push(p.outputs);
+        self.gsm_signal.push(p.gsm_signal);
+        self.mcc.push(cell.map(|c| c.mcc));
+        self.mnc.push(cell.map(|c| c.mnc));
+        self.lac.push(cell.map(|c| c.lac));
+        self.cell_id.push(cell.map(|c| c.cell_id));
+        self.hardware_key.push(p.hardware_key.clone());
+        self.io.push(serde_json::to_string(&p.io).map_err(json)?);
+        self.alarms
+            .push(serde_json::to_string(&p.alarms).map_err(json)?);
+        self.buffered.push(p.buffered);
         Ok(())
     }
 }

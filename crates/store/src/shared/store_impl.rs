@@ -276,11 +276,11 @@ macro_rules! impl_store {
                     Ok(Some(sorted))
                 }
 
-                // On PostgreSQL, one `INSERT ... SELECT * FROM UNNEST($1::bigint[], ...)` with
-                // an array per column (or COPY into a temporary table, then INSERT ... ON
-                // CONFLICT) would save parsing thousands of parameters; SQLite has neither,
-                // so the shared multi-row VALUES stays until a benchmark asks for more.
-                async fn insert_points(
+                /// Points by multi-row `VALUES`, as many a statement as the parameter limit
+                /// allows: SQLite's way (each backend's `insert_points` chooses; PostgreSQL
+                /// binds an array per column instead).
+                #[allow(dead_code)]
+                async fn insert_point_values(
                     tx: &mut sqlx::Transaction<'static, $db>,
                     sorted: &[&Point],
                 ) -> Result<u64> {

@@ -156,6 +156,17 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// SQLite has no arrays to bind: multi-row `VALUES`, fast here since its parameters are
+    /// bare `?`.
+    async fn insert_points(
+        tx: &mut Transaction<'static, Sqlite>,
+        sorted: &[&trackd_core::point::Point],
+    ) -> Result<u64> {
+        Self::insert_point_values(tx, sorted).await
+    }
+}
+
 impl_store!(SqliteStore, Sqlite);
 impl_counters!(SqliteStore, Sqlite);
 

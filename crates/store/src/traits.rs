@@ -248,6 +248,13 @@ pub trait Counters: Send + Sync {
         &self,
         trackers: &[TrackerId],
     ) -> Result<HashMap<TrackerId, CounterState>>;
+    /// The account's trackers of `ids` with their counter states, in one query, ordered by
+    /// ID; deleted ones included (as [`States::tracker_states`]), tag bindings not read.
+    async fn tracker_counters(
+        &self,
+        account: UserId,
+        ids: &[TrackerId],
+    ) -> Result<Vec<(Tracker, Option<CounterState>)>>;
     /// The recorded values of one counter with `from <= time <= to`, oldest first, as
     /// (device time, value): one per history bucket, the current bucket's from the state.
     async fn counter_history(

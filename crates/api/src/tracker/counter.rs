@@ -11,7 +11,7 @@
 //! of a clone show the counters of the original tracker on its source (the clone has no data
 //! of its own, like its sensors); `read`, `update` and `value/set` answer a clone 219.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{json, Map, Value};
 use trackd_core::counter::{Change, CounterState, CounterType};
@@ -223,9 +223,9 @@ pub async fn value_get(ctx: Ctx) -> Result<Reply, ApiError> {
 
 /// `tracker/counter/value/list` (`trackers`, `type`): the value of each tracker's counter, by
 /// tracker ID. 217 when a tracker is missing, deleted or blocked; 204 when one's counter does
-/// not exist or has no value; at most as many trackers as `get_states` takes (error 7). Two
-/// reads whatever the number of trackers: the trackers, then their counter states (plus one
-/// per clone, to find its original).
+/// not exist or has no value; at most as many trackers as `get_states` takes (error 7). One
+/// read whatever the number of trackers, the trackers with their counter states (plus, for
+/// clones, finding their originals and reading theirs).
 pub async fn value_list(ctx: Ctx) -> Result<Reply, ApiError> {
     let mut c = ctx.params.check();
     let ids = c.int_array("trackers");
@@ -245,29 +245,36 @@ pub async fn value_list(ctx: Ctx) -> Result<Reply, ApiError> {
         .collect();
     let rows = ctx
         .store()
-        .tracker_states(ctx.account()?, Some(&wanted))
+        .tracker_counters(ctx.account()?, &wanted)
         .await?;
-    let live: HashSet<TrackerId> = rows
+    let live = rows
         .iter()
         .filter(|(t, _)| !t.deleted && !t.source.blocked)
-        .map(|(t, _)| t.id)
-        .collect();
-    if live.len() != wanted.len() {
+        .count();
+    if live != wanted.len() {
         return Err(ApiError::new(217));
     }
-    let mut owners = Vec::with_capacity(rows.len());
-    for (tracker, _) in &rows {
-        owners.push((tracker.id, owner(&ctx, tracker).await?));
+    // A clone reads its original's counters: one more read for those only.
+    let mut original_of = HashMap::new();
+    for (tracker, _) in rows.iter().filter(|(t, _)| t.clone) {
+        original_of.insert(tracker.id, owner(&ctx, tracker).await?);
     }
-    let read: Vec<TrackerId> = owners.iter().map(|(_, o)| *o).collect();
-    let states = ctx.store().counter_states(&read).await?;
+    let of_originals = if original_of.is_empty() {
+        HashMap::new()
+    } else {
+        let originals: Vec<TrackerId> = original_of.values().copied().collect();
+        ctx.store().counter_states(&originals).await?
+    };
     let mut values = Map::new();
-    for (id, owner) in owners {
-        let value = states
-            .get(&owner)
+    for (tracker, state) in &rows {
+        let state = match original_of.get(&tracker.id) {
+            Some(original) => of_originals.get(original),
+            None => state.as_ref(),
+        };
+        let value = state
             .and_then(|s| value(s, counter_type))
             .ok_or_else(|| ApiError::new(204))?;
-        values.insert(id.0.to_string(), json!(value));
+        values.insert(tracker.id.0.to_string(), json!(value));
     }
     Ok(Reply::ok().with("value", values))
 }

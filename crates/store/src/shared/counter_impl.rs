@@ -22,7 +22,8 @@ macro_rules! impl_counters {
             };
             use trackd_core::point::Point;
             use trackd_core::sensor::SensorId;
-            use trackd_core::TrackerId;
+            use trackd_core::tracker::Tracker;
+            use trackd_core::{TrackerId, UserId};
 
             use $crate::shared::store_impl::point_columns;
             use $crate::shared::{self, IN_CHUNK};
@@ -443,6 +444,22 @@ macro_rules! impl_counters {
                         .await?
                         .into_iter()
                         .filter_map(|(id, text)| Some((TrackerId(id), parse_counter_state(id, &text)?)))
+                        .collect())
+                }
+
+                async fn tracker_counters(
+                    &self,
+                    account: UserId,
+                    ids: &[TrackerId],
+                ) -> Result<Vec<(Tracker, Option<CounterState>)>> {
+                    Ok(self
+                        .trackers_joined(account, Some(ids), "counter_state")
+                        .await?
+                        .into_iter()
+                        .map(|(t, state)| {
+                            let state = state.and_then(|s| parse_counter_state(t.id.0, &s));
+                            (t, state)
+                        })
                         .collect())
                 }
 

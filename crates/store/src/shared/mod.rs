@@ -58,6 +58,15 @@ macro_rules! migrations {
                 name: "counters",
                 sql: include_str!(concat!("../../migrations/", $backend, "/0005_counters.sql")),
             },
+            Migration {
+                version: 6,
+                name: "counter_history_index",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0006_counter_history_index.sql"
+                )),
+            },
         ]
     };
 }

@@ -314,11 +314,12 @@ macro_rules! impl_store {
                 ) -> Result<()> {
                     let mut ids: Vec<i64> = sorted.iter().map(|p| p.tracker_id.0).collect();
                     ids.dedup();
-                    let mut states: HashMap<i64, TrackerState> = Self::json_rows(tx, "tracker_state", &ids)
-                        .await?
-                        .into_iter()
-                        .map(|(id, text)| (id, shared::parse_state(id, &text)))
-                        .collect();
+                    let mut states: HashMap<i64, TrackerState> =
+                        Self::json_rows(tx, "tracker_state", &ids)
+                            .await?
+                            .into_iter()
+                            .map(|(id, text)| (id, shared::parse_state(id, &text)))
+                            .collect();
                     for p in sorted {
                         states.entry(p.tracker_id.0).or_default().apply(p, config);
                     }
@@ -357,6 +358,53 @@ macro_rules! impl_store {
                         {
                             out.push((row.try_get("tracker_id")?, row.try_get("state")?));
                         }
+                    }
+                    Ok(out)
+                }
+
+                /// The account's trackers, each with its row of a per-tracker JSON table
+                /// (`tracker_state`, `counter_state`) joined on, in one query ordered by ID:
+                /// all live trackers when `ids` is `None`; else those of `ids` the account
+                /// owns, deleted ones included (a caller tells a deleted tracker from a
+                /// missing one). Tag bindings are not read.
+                pub(crate) async fn trackers_joined(
+                    &self,
+                    account: UserId,
+                    ids: Option<&[TrackerId]>,
+                    table: &'static str,
+                ) -> Result<Vec<(Tracker, Option<String>)>> {
+                    fn joined(row: &DbRow) -> Result<(Tracker, Option<String>)> {
+                        Ok((shared::tracker_from_row(row)?, row.try_get("state")?))
+                    }
+                    // The tracker columns come from the one `tracker_select!`, wrapped, so the
+                    // table joins on without a second list of them.
+                    let select = |filter: String| {
+                        format!(
+                            concat!(
+                                "SELECT x.*, j.state FROM (",
+                                $crate::shared::store_impl::tracker_select!(),
+                                "WHERE t.user_id = {}) x LEFT JOIN {} j ON j.tracker_id = x.id \
+                                 ORDER BY x.id"
+                            ),
+                            filter, table
+                        )
+                    };
+                    let account_param = shared::params(Self::NUMBERED_PARAMS, 1, 1);
+                    let Some(ids) = ids else {
+                        let sql = select(format!("{account_param} AND NOT t.deleted"));
+                        return self.all(sqlx::query(&sql).bind(account.0), joined).await;
+                    };
+                    let ids: Vec<i64> = ids.iter().map(|t| t.0).collect();
+                    let mut out = Vec::with_capacity(ids.len());
+                    for chunk in ids.chunks(STATE_CHUNK) {
+                        let sql = select(format!(
+                            "{account_param} AND t.id IN ({})",
+                            shared::params(Self::NUMBERED_PARAMS, 2, chunk.len())
+                        ));
+                        out.extend(
+                            self.all(bind_ids(sqlx::query(&sql).bind(account.0), chunk), joined)
+                                .await?,
+                        );
                     }
                     Ok(out)
                 }
@@ -1452,50 +1500,15 @@ macro_rules! impl_store {
                     account: UserId,
                     ids: Option<&[TrackerId]>,
                 ) -> Result<Vec<(Tracker, Option<TrackerState>)>> {
-                    fn with_state(row: &DbRow) -> Result<(Tracker, Option<TrackerState>)> {
-                        let tracker = shared::tracker_from_row(row)?;
-                        let state: Option<String> = row.try_get("state")?;
-                        let state = state.map(|s| shared::parse_state(tracker.id.0, &s));
-                        Ok((tracker, state))
-                    }
-                    // The tracker columns come from the one `tracker_select!`, wrapped, so the
-                    // state joins on without a second list of them.
-                    let Some(ids) = ids else {
-                        return self
-                            .all(
-                                sqlx::query(concat!(
-                                            "SELECT x.*, st.state FROM (",
-                                            tracker_select!(),
-                                            "WHERE t.user_id = $1 AND NOT t.deleted) x LEFT JOIN \
-                                     tracker_state st ON st.tracker_id = x.id ORDER BY x.id"
-                                        ))
-                                .bind(account.0),
-                                with_state,
-                            )
-                            .await;
-                    };
-                    let ids: Vec<i64> = ids.iter().map(|t| t.0).collect();
-                    let mut out = Vec::with_capacity(ids.len());
-                    for chunk in ids.chunks(STATE_CHUNK) {
-                        let sql = format!(
-                            concat!(
-                                "SELECT x.*, st.state FROM (",
-                                tracker_select!(),
-                                "WHERE t.user_id = {} AND t.id IN ({})) x LEFT JOIN \
-                                 tracker_state st ON st.tracker_id = x.id ORDER BY x.id"
-                            ),
-                            shared::params(Self::NUMBERED_PARAMS, 1, 1),
-                            shared::params(Self::NUMBERED_PARAMS, 2, chunk.len())
-                        );
-                        out.extend(
-                            self.all(
-                                bind_ids(sqlx::query(&sql).bind(account.0), chunk),
-                                with_state,
-                            )
-                            .await?,
-                        );
-                    }
-                    Ok(out)
+                    Ok(self
+                        .trackers_joined(account, ids, "tracker_state")
+                        .await?
+                        .into_iter()
+                        .map(|(t, state)| {
+                            let state = state.map(|s| shared::parse_state(t.id.0, &s));
+                            (t, state)
+                        })
+                        .collect())
                 }
             }
         };

@@ -160,6 +160,14 @@ impl CounterConfig {
         i64::try_from(self.history_interval_secs.max(1).saturating_mul(1000)).unwrap_or(i64::MAX)
     }
 
+    pub fn engine_hours_max_gap_ms(&self) -> i64 {
+        Self::ms(self.engine_hours_max_gap_secs)
+    }
+
+    pub fn fuel_max_gap_ms(&self) -> i64 {
+        Self::ms(self.fuel_max_gap_secs)
+    }
+
     pub fn max_late_ms(&self) -> i64 {
         Self::ms(self.max_late_secs)
     }

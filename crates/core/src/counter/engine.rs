@@ -320,7 +320,7 @@ impl CounterState {
         }
         let plausible = |a: &Anchor| {
             let km = distance_km((a.lat, a.lng), (here.lat, here.lng));
-            let hours = (here.time - a.time) as f64 / MS_PER_HOUR;
+            let hours = hours_between(a.time, here.time);
             (km <= config.max_speed_kmh * hours + JUMP_SLACK_KM).then_some(km)
         };
         if let Some(km) = plausible(&from) {
@@ -358,15 +358,8 @@ impl CounterState {
             time: p.time,
             value: if on { 1.0 } else { 0.0 },
         };
-        let before = self.ignition.replace(now);
-        let increment = match before {
-            Some(b)
-                if on
-                    && b.value == 1.0
-                    && p.time - b.time <= CounterConfig::ms(config.engine_hours_max_gap_secs) =>
-            {
-                (p.time - b.time) as f64 / MS_PER_HOUR
-            }
+        let increment = match step(&mut self.ignition, now, config.engine_hours_max_gap_ms()) {
+            Some((before, hours)) if on && before.value == 1.0 => hours,
             _ => 0.0,
         };
         self.reading_mut(engine_hours).count(increment, p.time);
@@ -389,18 +382,28 @@ impl CounterState {
         let Some(rate) = meter.read(&p.io).filter(|r| *r >= 0.0) else {
             return;
         };
-        let before = self.fuel_rate.replace(Sample {
+        let now = Sample {
             time: p.time,
             value: rate,
-        });
-        let increment = match before {
-            Some(b) if p.time - b.time <= CounterConfig::ms(config.fuel_max_gap_secs) => {
-                (b.value + rate) / 2.0 * ((p.time - b.time) as f64 / MS_PER_HOUR)
-            }
-            _ => 0.0,
+        };
+        let increment = match step(&mut self.fuel_rate, now, config.fuel_max_gap_ms()) {
+            Some((before, hours)) => (before.value + rate) / 2.0 * hours,
+            None => 0.0,
         };
         self.reading_mut(fuel).count(increment, p.time);
     }
+}
+
+/// Hours from one device time (Unix ms) to a later one.
+fn hours_between(from: i64, to: i64) -> f64 {
+    (to - from) as f64 / MS_PER_HOUR
+}
+
+/// Replaces the sample `last` holds with `now`; the one it held and the hours since, if it is
+/// at most `max_gap_ms` older (a longer gap, the device off line, spans nothing).
+fn step(last: &mut Option<Sample>, now: Sample, max_gap_ms: i64) -> Option<(Sample, f64)> {
+    let before = last.replace(now)?;
+    (now.time - before.time <= max_gap_ms).then(|| (before, hours_between(before.time, now.time)))
 }
 
 /// The increment of a cumulative reading over the one counted from (in `state`, which it
@@ -418,7 +421,7 @@ fn cumulative(
     let now = Sample { time, value };
     let rise_from = |from: Sample| {
         let rise = value - from.value;
-        let hours = (time - from.time) as f64 / MS_PER_HOUR;
+        let hours = hours_between(from.time, time);
         (rise >= 0.0 && rise <= limit(hours)).then_some(rise)
     };
     let rebase = Some(Cumulative {

@@ -9,7 +9,7 @@ use sqlx::{Connection, Postgres, Transaction};
 use trackd_core::point::Point;
 
 use crate::shared::store_impl::point_columns;
-use crate::shared::{impl_counters, impl_store, migrations, Migration};
+use crate::shared::{impl_counters, impl_store, migrations, Migration, PointRow};
 use crate::{Result, StoreError};
 
 const MIGRATIONS: &[Migration] = migrations!("postgres");
@@ -169,38 +169,33 @@ impl Columns {
     }
 
     fn push(&mut self, p: &Point) -> Result<()> {
-        let json = |e: serde_json::Error| {
-            StoreError::Invalid(format!("point of tracker {}: {e}", p.tracker_id.0))
-        };
-        let pos = p.position.as_ref();
-        let cell = p.gsm_cell.as_ref();
-        self.tracker_id.push(p.tracker_id.0);
-        self.time.push(p.time);
-        self.received_at.push(p.received_at);
-        self.lat.push(pos.map(|x| x.lat));
-        self.lng.push(pos.map(|x| x.lng));
-        self.altitude.push(pos.and_then(|x| x.altitude));
-        self.speed.push(pos.and_then(|x| x.speed));
-        self.heading.push(pos.and_then(|x| x.heading));
-        self.satellites.push(pos.and_then(|x| x.satellites));
-        self.hdop.push(pos.and_then(|x| x.hdop));
-        self.valid.push(pos.map(|x| x.valid));
-        self.lbs.push(pos.map(|x| x.lbs));
-        self.ignition.push(p.ignition);
-        self.motion.push(p.motion);
-        self.battery_level.push(p.battery_level);
-        self.inputs.push(p.inputs);
-        self.outputs.push(p.outputs);
-        self.gsm_signal.push(p.gsm_signal);
-        self.mcc.push(cell.map(|c| c.mcc));
-        self.mnc.push(cell.map(|c| c.mnc));
-        self.lac.push(cell.map(|c| c.lac));
-        self.cell_id.push(cell.map(|c| c.cell_id));
-        self.hardware_key.push(p.hardware_key.clone());
-        self.io.push(serde_json::to_string(&p.io).map_err(json)?);
-        self.alarms
-            .push(serde_json::to_string(&p.alarms).map_err(json)?);
-        self.buffered.push(p.buffered);
+        let r = PointRow::of(p)?;
+        self.tracker_id.push(r.tracker_id);
+        self.time.push(r.time);
+        self.received_at.push(r.received_at);
+        self.lat.push(r.lat);
+        self.lng.push(r.lng);
+        self.altitude.push(r.altitude);
+        self.speed.push(r.speed);
+        self.heading.push(r.heading);
+        self.satellites.push(r.satellites);
+        self.hdop.push(r.hdop);
+        self.valid.push(r.valid);
+        self.lbs.push(r.lbs);
+        self.ignition.push(r.ignition);
+        self.motion.push(r.motion);
+        self.battery_level.push(r.battery_level);
+        self.inputs.push(r.inputs);
+        self.outputs.push(r.outputs);
+        self.gsm_signal.push(r.gsm_signal);
+        self.mcc.push(r.mcc);
+        self.mnc.push(r.mnc);
+        self.lac.push(r.lac);
+        self.cell_id.push(r.cell_id);
+        self.hardware_key.push(r.hardware_key.map(str::to_owned));
+        self.io.push(r.io);
+        self.alarms.push(r.alarms);
+        self.buffered.push(r.buffered);
         Ok(())
     }
 }

@@ -26,23 +26,14 @@ macro_rules! impl_counters {
             use trackd_core::{TrackerId, UserId};
 
             use $crate::shared::store_impl::point_columns;
-            use $crate::shared::{self, IN_CHUNK};
+            use $crate::shared::{self, bind_ids, IN_CHUNK};
             use $crate::traits::Counters;
             use $crate::{Result, StoreError};
 
             type Tx = sqlx::Transaction<'static, $db>;
-            type Query<'q> =
-                sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
 
             /// History rows per upsert: 7 parameters each.
             const HISTORY_PER_INSERT: usize = 1000;
-
-            fn bind_all<'q>(mut q: Query<'q>, ids: &[i64]) -> Query<'q> {
-                for id in ids {
-                    q = q.bind(*id);
-                }
-                q
-            }
 
             fn to_json<T: serde::Serialize>(tracker: i64, what: &T) -> Result<String> {
                 serde_json::to_string(what).map_err(|e| {
@@ -60,14 +51,18 @@ macro_rules! impl_counters {
                     .ok()
             }
 
-            fn counter_from_row(r: &<$db as sqlx::Database>::Row) -> Result<Counter> {
+            /// A row's `type` column.
+            fn type_of(r: &<$db as sqlx::Database>::Row) -> Result<CounterType> {
                 let kind: String = r.try_get("type")?;
+                CounterType::parse(&kind)
+                    .ok_or_else(|| StoreError::Database(format!("unknown counter type '{kind}'")))
+            }
+
+            fn counter_from_row(r: &<$db as sqlx::Database>::Row) -> Result<Counter> {
                 Ok(Counter {
                     id: r.try_get("id")?,
                     tracker_id: TrackerId(r.try_get("tracker_id")?),
-                    counter_type: CounterType::parse(&kind).ok_or_else(|| {
-                        StoreError::Database(format!("unknown counter type '{kind}'"))
-                    })?,
+                    counter_type: type_of(r)?,
                     multiplier: r.try_get("multiplier")?,
                     sensor_id: r.try_get::<Option<i64>, _>("sensor_id")?.map(SensorId),
                 })
@@ -216,14 +211,11 @@ macro_rules! impl_counters {
                     .await?;
                     rows.iter()
                         .map(|r| {
-                            let kind: String = r.try_get("type")?;
                             let change: String = r.try_get("change")?;
                             Ok(Event {
                                 time: r.try_get("time")?,
                                 seq: r.try_get("seq")?,
-                                counter_type: CounterType::parse(&kind).ok_or_else(|| {
-                                    StoreError::Database(format!("unknown counter type '{kind}'"))
-                                })?,
+                                counter_type: type_of(r)?,
                                 change: serde_json::from_str(&change).map_err(|e| {
                                     StoreError::Database(format!("counter_events.change: {e}"))
                                 })?,
@@ -254,7 +246,7 @@ macro_rules! impl_counters {
                              tracker_id, id",
                             shared::params(Self::NUMBERED_PARAMS, 1, chunk.len())
                         );
-                        for row in bind_all(sqlx::query(&sql), chunk)
+                        for row in bind_ids(sqlx::query(&sql), chunk)
                             .fetch_all(&mut **tx)
                             .await?
                         {

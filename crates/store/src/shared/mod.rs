@@ -126,6 +126,91 @@ fn push_params(s: &mut String, first: Option<usize>, n: usize) {
     }
 }
 
+/// Binds each ID, in order.
+pub(crate) fn bind_ids<'q, DB: sqlx::Database>(
+    mut q: sqlx::query::Query<'q, DB, DB::Arguments<'q>>,
+    ids: &[i64],
+) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
+where
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for id in ids {
+        q = q.bind(*id);
+    }
+    q
+}
+
+/// A point as the `points` table's values, in the order of `point_columns!`: what binding a
+/// row and PostgreSQL's column arrays are both made from.
+pub(crate) struct PointRow<'p> {
+    pub tracker_id: i64,
+    pub time: i64,
+    pub received_at: i64,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub altitude: Option<f64>,
+    pub speed: Option<f64>,
+    pub heading: Option<f64>,
+    pub satellites: Option<i32>,
+    pub hdop: Option<f64>,
+    pub valid: Option<bool>,
+    pub lbs: Option<bool>,
+    pub ignition: Option<bool>,
+    pub motion: Option<bool>,
+    pub battery_level: Option<i32>,
+    pub inputs: Option<i64>,
+    pub outputs: Option<i64>,
+    pub gsm_signal: Option<i32>,
+    pub mcc: Option<i32>,
+    pub mnc: Option<i32>,
+    pub lac: Option<i64>,
+    pub cell_id: Option<i64>,
+    pub hardware_key: Option<&'p str>,
+    /// JSON object.
+    pub io: String,
+    /// JSON array.
+    pub alarms: String,
+    pub buffered: bool,
+}
+
+impl<'p> PointRow<'p> {
+    pub fn of(p: &'p Point) -> Result<PointRow<'p>> {
+        let json = |e: serde_json::Error| {
+            StoreError::Invalid(format!("point of tracker {}: {e}", p.tracker_id.0))
+        };
+        let pos = p.position.as_ref();
+        let cell = p.gsm_cell.as_ref();
+        Ok(PointRow {
+            tracker_id: p.tracker_id.0,
+            time: p.time,
+            received_at: p.received_at,
+            lat: pos.map(|x| x.lat),
+            lng: pos.map(|x| x.lng),
+            altitude: pos.and_then(|x| x.altitude),
+            speed: pos.and_then(|x| x.speed),
+            heading: pos.and_then(|x| x.heading),
+            satellites: pos.and_then(|x| x.satellites),
+            hdop: pos.and_then(|x| x.hdop),
+            valid: pos.map(|x| x.valid),
+            lbs: pos.map(|x| x.lbs),
+            ignition: p.ignition,
+            motion: p.motion,
+            battery_level: p.battery_level,
+            inputs: p.inputs,
+            outputs: p.outputs,
+            gsm_signal: p.gsm_signal,
+            mcc: cell.map(|c| c.mcc),
+            mnc: cell.map(|c| c.mnc),
+            lac: cell.map(|c| c.lac),
+            cell_id: cell.map(|c| c.cell_id),
+            hardware_key: p.hardware_key.as_deref(),
+            io: serde_json::to_string(&p.io).map_err(json)?,
+            alarms: serde_json::to_string(&p.alarms).map_err(json)?,
+            buffered: p.buffered,
+        })
+    }
+}
+
 /// The number of names in a comma-separated column list.
 pub(crate) const fn column_count(list: &str) -> usize {
     let bytes = list.as_bytes();

@@ -82,7 +82,7 @@ macro_rules! impl_store {
                 point_columns, sensor_columns, tracker_select, LOCK_MIGRATIONS, LOCK_REGISTRATION,
                 POINTS_PER_INSERT, POINT_COLUMNS,
             };
-            use $crate::shared::{self, Migration, IN_CHUNK, STATE_CHUNK};
+            use $crate::shared::{self, bind_ids, Migration, IN_CHUNK, STATE_CHUNK};
             use $crate::traits::{Points, Registration, Sensors, States, Trackers, Users};
             use $crate::{Result, StoreError};
 
@@ -97,48 +97,35 @@ macro_rules! impl_store {
 
             type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
 
-            fn bind_ids<'q>(mut q: Query<'q>, ids: &[i64]) -> Query<'q> {
-                for id in ids {
-                    q = q.bind(*id);
-                }
-                q
-            }
-
             /// Binds one point's values in the order of `point_columns!`.
             fn bind_point<'q>(q: Query<'q>, p: &'q Point) -> Result<Query<'q>> {
-                let json = |e: serde_json::Error| {
-                    StoreError::Invalid(format!("point of tracker {}: {e}", p.tracker_id.0))
-                };
-                let io = serde_json::to_string(&p.io).map_err(json)?;
-                let alarms = serde_json::to_string(&p.alarms).map_err(json)?;
-                let pos = p.position.as_ref();
-                let cell = p.gsm_cell.as_ref();
-                Ok(q.bind(p.tracker_id.0)
-                    .bind(p.time)
-                    .bind(p.received_at)
-                    .bind(pos.map(|x| x.lat))
-                    .bind(pos.map(|x| x.lng))
-                    .bind(pos.and_then(|x| x.altitude))
-                    .bind(pos.and_then(|x| x.speed))
-                    .bind(pos.and_then(|x| x.heading))
-                    .bind(pos.and_then(|x| x.satellites))
-                    .bind(pos.and_then(|x| x.hdop))
-                    .bind(pos.map(|x| x.valid))
-                    .bind(pos.map(|x| x.lbs))
-                    .bind(p.ignition)
-                    .bind(p.motion)
-                    .bind(p.battery_level)
-                    .bind(p.inputs)
-                    .bind(p.outputs)
-                    .bind(p.gsm_signal)
-                    .bind(cell.map(|c| c.mcc))
-                    .bind(cell.map(|c| c.mnc))
-                    .bind(cell.map(|c| c.lac))
-                    .bind(cell.map(|c| c.cell_id))
-                    .bind(p.hardware_key.as_deref())
-                    .bind(io)
-                    .bind(alarms)
-                    .bind(p.buffered))
+                let r = shared::PointRow::of(p)?;
+                Ok(q.bind(r.tracker_id)
+                    .bind(r.time)
+                    .bind(r.received_at)
+                    .bind(r.lat)
+                    .bind(r.lng)
+                    .bind(r.altitude)
+                    .bind(r.speed)
+                    .bind(r.heading)
+                    .bind(r.satellites)
+                    .bind(r.hdop)
+                    .bind(r.valid)
+                    .bind(r.lbs)
+                    .bind(r.ignition)
+                    .bind(r.motion)
+                    .bind(r.battery_level)
+                    .bind(r.inputs)
+                    .bind(r.outputs)
+                    .bind(r.gsm_signal)
+                    .bind(r.mcc)
+                    .bind(r.mnc)
+                    .bind(r.lac)
+                    .bind(r.cell_id)
+                    .bind(r.hardware_key)
+                    .bind(r.io)
+                    .bind(r.alarms)
+                    .bind(r.buffered))
             }
 
             /// Binds a sensor definition in the order of `sensor_columns!`; what the kind

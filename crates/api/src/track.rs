@@ -63,7 +63,10 @@ async fn history(
     from: i64,
     to: i64,
 ) -> Result<(Vec<Point>, bool), ApiError> {
-    let points = ctx.store().points(tracker.id, from, to, MAX_POINTS).await?;
+    let points = ctx
+        .store()
+        .track_points(tracker.id, from, to, MAX_POINTS)
+        .await?;
     let cut = points.len() >= MAX_POINTS as usize;
     Ok((points, cut))
 }

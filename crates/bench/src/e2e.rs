@@ -474,19 +474,19 @@ fn success(bytes: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-/// A paced fleet at `rate` records/s (each device sends `batch` records every
-/// `batch * devices / rate` seconds), with the API probes running alongside.
-pub async fn half_load(
+/// The fleet of (d): every device sends `batch` records every `batch * devices / rate`
+/// seconds, in real time, out of step with the others.
+pub fn paced_fleet(
     bench: &Bench,
     mix: &Mix,
     rate: f64,
     batch: usize,
     warmup: Duration,
     measure: Duration,
-) -> anyhow::Result<(RunFigures, Vec<ProbeResult>, Vec<Probe>)> {
-    let probes = probes(bench).await?;
+) -> ClientArgs {
+    // The interval is per record.
     let interval = Duration::from_secs_f64(bench.devices.len() as f64 / rate.max(1.0));
-    let args = ClientArgs {
+    ClientArgs {
         teltonika: None,
         wialon: None,
         osmand: None,
@@ -497,7 +497,22 @@ pub async fn half_load(
         realtime: true,
         duration_ms: millis(warmup + measure),
         warmup_ms: millis(warmup),
-    };
+    }
+}
+
+/// The paced fleet with nothing else running: the acknowledgement latency the target names,
+/// at a load below what the writer sustains.
+pub async fn paced(bench: &Bench, fleet: &ClientArgs) -> anyhow::Result<RunFigures> {
+    run(bench, fleet).await
+}
+
+/// The paced fleet with the API probes running alongside.
+pub async fn half_load(
+    bench: &Bench,
+    fleet: &ClientArgs,
+) -> anyhow::Result<(RunFigures, Vec<ProbeResult>, Vec<Probe>)> {
+    let probes = probes(bench).await?;
+    let warmup = Duration::from_millis(fleet.warmup_ms);
     let (stop_api, stop_rx) = watch::channel(false);
     let base = format!("http://{}", bench.server.http_addr);
     let api = async {
@@ -506,7 +521,7 @@ pub async fn half_load(
         measure_api(base, &probes, stop_rx).await
     };
     let sim = async {
-        let figures = run(bench, &args).await;
+        let figures = run(bench, fleet).await;
         let _ = stop_api.send(true);
         figures
     };

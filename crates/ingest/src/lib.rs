@@ -71,25 +71,26 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// Starts the writer. It stops once every handle is dropped and the queue is drained.
-    /// `state` holds the rules a tracker's state moves by (the movement thresholds),
-    /// `counters` those its counters count by.
+    /// Starts the writer on a thread of its own. It stops once every handle is dropped and the
+    /// queue is drained. `state` holds the rules a tracker's state moves by (the movement
+    /// thresholds), `counters` those its counters count by. Fails only if the thread cannot be
+    /// started.
     pub fn start(
         store: Arc<dyn Store>,
         config: IngestConfig,
         state: StateConfig,
         counters: CounterConfig,
         metrics: Arc<Metrics>,
-    ) -> (Ingest, JoinHandle<()>) {
+    ) -> std::io::Result<(Ingest, JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
-        let task = tokio::spawn(writer(
+        let writer = writer(
             store,
             rx,
             config.max_batch_points.max(1),
             Rules { state, counters },
             metrics.clone(),
-        ));
-        (Ingest { tx, metrics }, task)
+        );
+        Ok((Ingest { tx, metrics }, run_on_own_thread(writer)?))
     }
 
     /// Stores the points and returns once they are committed (or the commit failed).
@@ -105,6 +106,32 @@ impl Ingest {
         }
         wait.await.unwrap_or(Err(IngestError::Closed))
     }
+}
+
+/// Runs the writer on a thread of its own, with a runtime of its own. A commit is a chain of
+/// round trips to the database, and each time the database answers the writer must go on at
+/// once: on the shared runtime it waited behind the hundreds of connection tasks its last
+/// commit had just woken (8 ms of an 82 ms commit went to `BEGIN` alone; 0.5 ms here), and the
+/// database sat idle meanwhile. The returned task ends when the writer does, and fails if it
+/// panicked.
+fn run_on_own_thread(
+    writer: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (done, finished) = oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("ingest-writer".into())
+        .spawn(move || {
+            runtime.block_on(writer);
+            let _ = done.send(());
+        })?;
+    Ok(tokio::spawn(async move {
+        if finished.await.is_err() {
+            panic!("the ingest writer panicked");
+        }
+    }))
 }
 
 async fn writer(

@@ -37,7 +37,8 @@ async fn one_bad_submission_does_not_fail_the_others_in_its_batch() {
         StateConfig::default(),
         trackd_core::counter::CounterConfig::default(),
         metrics.clone(),
-    );
+    )
+    .expect("writer thread");
     // Submitted together so the writer is likely to take them as one batch; the result must
     // be the same either way.
     let mut calls = Vec::new();

@@ -105,6 +105,7 @@ contract!(
     points_retransmissions_skipped,
     points_batch_all_or_nothing,
     points_range_limit_order,
+    points_for_a_track_leave_readings_out,
     points_latest_by_time,
     points_count_and_isolation,
     points_large_batch,
@@ -1268,6 +1269,40 @@ async fn points_range_limit_order(s: &dyn Store) {
         times(&all_points(s, 1).await),
         (1..=10).map(|i| i * 1_000).collect::<Vec<_>>()
     );
+}
+
+async fn points_for_a_track_leave_readings_out(s: &dyn Store) {
+    let mut alarmed = full_point(1, 2_000);
+    alarmed.buffered = true;
+    let batch = vec![
+        full_point(1, 1_000),
+        alarmed,
+        full_point(1, 3_000),
+        point(2, 1_000),
+    ];
+    assert_eq!(s.store_points(&batch).await.unwrap(), 4);
+    let track = s
+        .track_points(TrackerId(1), 1_000, 2_500, 10)
+        .await
+        .unwrap();
+    let expected: Vec<Point> = batch[..2]
+        .iter()
+        .map(|p| Point {
+            position: p.position,
+            alarms: p.alarms.clone(),
+            buffered: p.buffered,
+            ..Point::empty(p.tracker_id, p.time, p.received_at)
+        })
+        .collect();
+    assert_eq!(track, expected);
+    // The same range, order and limit as `points`.
+    let limited = s.track_points(TrackerId(1), 0, i64::MAX, 2).await.unwrap();
+    assert_eq!(times(&limited), vec![1_000, 2_000]);
+    assert!(s
+        .track_points(TrackerId(3), 0, i64::MAX, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn points_latest_by_time(s: &dyn Store) {

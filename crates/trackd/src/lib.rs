@@ -78,7 +78,8 @@ impl Server {
             config.state.clone(),
             config.counters.clone(),
             metrics.clone(),
-        );
+        )
+        .context("starting the ingest writer")?;
         let gateway = Gateway::start(
             config.gateway.clone(),
             store.clone(),

@@ -178,8 +178,8 @@ pub(crate) fn binding_from_row(r: &impl Cols) -> Result<(TrackerId, TagBinding)>
 
 /// A row of `points`. The schema keeps a position's and a GSM cell's columns all set or all
 /// NULL, so `lat` and `mcc` say whether there is one.
-pub(crate) fn point_from_row(r: &impl Cols) -> Result<Point> {
-    let position = match r.opt_f64("lat")? {
+fn position_from_row(r: &impl Cols) -> Result<Option<Position>> {
+    Ok(match r.opt_f64("lat")? {
         None => None,
         Some(lat) => Some(Position {
             lat,
@@ -192,7 +192,29 @@ pub(crate) fn point_from_row(r: &impl Cols) -> Result<Point> {
             valid: r.bool("valid")?,
             lbs: r.bool("lbs")?,
         }),
-    };
+    })
+}
+
+fn alarms_from_row(r: &impl Cols) -> Result<Vec<String>> {
+    serde_json::from_str::<Vec<String>>(&r.string("alarms")?).map_err(bad_json("points.alarms"))
+}
+
+/// A point of `track_point_columns!`: what is not read stays empty.
+pub(crate) fn track_point_from_row(r: &impl Cols) -> Result<Point> {
+    Ok(Point {
+        position: position_from_row(r)?,
+        alarms: alarms_from_row(r)?,
+        buffered: r.bool("buffered")?,
+        ..Point::empty(
+            TrackerId(r.i64("tracker_id")?),
+            r.i64("time")?,
+            r.i64("received_at")?,
+        )
+    })
+}
+
+pub(crate) fn point_from_row(r: &impl Cols) -> Result<Point> {
+    let position = position_from_row(r)?;
     let gsm_cell = match r.opt_i32("mcc")? {
         None => None,
         Some(mcc) => Some(GsmCell {
@@ -217,8 +239,7 @@ pub(crate) fn point_from_row(r: &impl Cols) -> Result<Point> {
         hardware_key: r.opt_string("hardware_key")?,
         io: serde_json::from_str::<Map<String, Value>>(&r.string("io")?)
             .map_err(bad_json("points.io"))?,
-        alarms: serde_json::from_str::<Vec<String>>(&r.string("alarms")?)
-            .map_err(bad_json("points.alarms"))?,
+        alarms: alarms_from_row(r)?,
         buffered: r.bool("buffered")?,
     })
 }

@@ -45,6 +45,15 @@ macro_rules! point_columns {
 }
 pub(crate) use point_columns;
 
+/// The columns of a point a track is drawn from (`Points::track_points`).
+macro_rules! track_point_columns {
+    () => {
+        "tracker_id, time, received_at, lat, lng, altitude, speed, heading, satellites, hdop, \
+         valid, lbs, alarms, buffered"
+    };
+}
+pub(crate) use track_point_columns;
+
 /// The columns of a sensor's definition, in the order `bind_sensor` binds them.
 macro_rules! sensor_columns {
     () => {
@@ -96,6 +105,29 @@ macro_rules! impl_store {
             }
 
             type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
+
+            /// What follows the column list of a read of a tracker's points by time range.
+            macro_rules! point_range_sql {
+                () => {
+                    " FROM points WHERE tracker_id = $1 AND time >= $2 AND time <= $3 \
+                     ORDER BY time LIMIT $4"
+                };
+            }
+
+            /// A `SELECT <columns>` and `point_range_sql!()` with its range bound.
+            fn point_range(
+                sql: &'static str,
+                tracker: TrackerId,
+                from: i64,
+                to: i64,
+                limit: u32,
+            ) -> Query<'static> {
+                sqlx::query(sql)
+                    .bind(tracker.0)
+                    .bind(from)
+                    .bind(to)
+                    .bind(i64::from(limit))
+            }
 
             /// Binds one point's values in the order of `point_columns!`.
             fn bind_point<'q>(q: Query<'q>, p: &'q Point) -> Result<Query<'q>> {
@@ -1273,18 +1305,29 @@ macro_rules! impl_store {
                     to: i64,
                     limit: u32,
                 ) -> Result<Vec<Point>> {
+                    let sql = concat!("SELECT ", point_columns!(), point_range_sql!());
                     self.all(
-                        sqlx::query(concat!(
-                            "SELECT ",
-                            point_columns!(),
-                            " FROM points WHERE tracker_id = $1 AND time >= $2 AND time <= \
-                             $3 ORDER BY time LIMIT $4"
-                        ))
-                        .bind(tracker.0)
-                        .bind(from)
-                        .bind(to)
-                        .bind(i64::from(limit)),
+                        point_range(sql, tracker, from, to, limit),
                         shared::point_from_row,
+                    )
+                    .await
+                }
+
+                async fn track_points(
+                    &self,
+                    tracker: TrackerId,
+                    from: i64,
+                    to: i64,
+                    limit: u32,
+                ) -> Result<Vec<Point>> {
+                    let sql = concat!(
+                        "SELECT ",
+                        $crate::shared::store_impl::track_point_columns!(),
+                        point_range_sql!()
+                    );
+                    self.all(
+                        point_range(sql, tracker, from, to, limit),
+                        shared::track_point_from_row,
                     )
                     .await
                 }

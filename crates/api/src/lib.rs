@@ -7,6 +7,7 @@
 
 pub mod api_key;
 pub mod auth;
+mod body;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -25,7 +26,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -219,12 +219,7 @@ async fn handle(state: AppState, peer: IpAddr, req: Request) -> Result<Reply, Ap
     let limit = state.config.max_body_bytes;
     let declared = header_str(&parts.headers, header::CONTENT_LENGTH.as_str())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::new(9));
-    }
-    let bytes = axum::body::to_bytes(Body::new(body), limit)
-        .await
-        .map_err(|_| ApiError::new(9))?;
+    let bytes = body::read(body, limit, declared).await?;
     let params = Params::parse(
         parts.uri.query(),
         header_str(&parts.headers, header::CONTENT_TYPE.as_str()),

@@ -66,6 +66,47 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Threads of the API's runtime: one per core of this 2-core target, so a slow call (a list of
+/// 10,000 trackers) does not hold up the others.
+const API_THREADS: usize = 2;
+
+/// Serves the HTTP API on a runtime of its own. On the runtime of the device connections, an
+/// API call waited behind hundreds of connection tasks at each of its database round trips
+/// whenever ingest was busy; on its own threads the OS scheduler shares the cores between
+/// the two fairly. The returned task ends with the server (after `stop` is set).
+fn serve_api_on_own_runtime(
+    listener: std::net::TcpListener,
+    state: AppState,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<JoinHandle<std::io::Result<()>>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(API_THREADS)
+        .thread_name("api")
+        .enable_all()
+        .build()
+        .context("starting the API runtime")?;
+    let (done, finished) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("api-server".into())
+        .spawn(move || {
+            let served = runtime.block_on(async move {
+                // Registered with this runtime's reactor, so its sockets are polled here.
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                trackd_api::serve(listener, state, async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                })
+                .await
+            });
+            let _ = done.send(served);
+        })
+        .context("starting the API thread")?;
+    Ok(tokio::spawn(async move {
+        finished
+            .await
+            .unwrap_or_else(|_| Err(std::io::Error::other("the API server panicked")))
+    }))
+}
+
 impl Server {
     /// Binds every listener and starts serving; returns once the sockets are bound.
     pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Server> {
@@ -88,9 +129,9 @@ impl Server {
             clock.clone(),
         )
         .await?;
-        let listener = tokio::net::TcpListener::bind(config.http.listen)
-            .await
+        let listener = std::net::TcpListener::bind(config.http.listen)
             .with_context(|| format!("binding the HTTP API to {}", config.http.listen))?;
+        listener.set_nonblocking(true)?;
         let http_addr = listener.local_addr()?;
         let state = AppState::build(
             store,
@@ -100,10 +141,8 @@ impl Server {
             config.counters.clone(),
             clock,
         );
-        let (shutdown, mut rx) = watch::channel(false);
-        let api_task = tokio::spawn(trackd_api::serve(listener, state.clone(), async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        }));
+        let (shutdown, rx) = watch::channel(false);
+        let api_task = serve_api_on_own_runtime(listener, state.clone(), rx)?;
         let listeners = gateway.listeners.clone();
         Ok(Server {
             http_addr,

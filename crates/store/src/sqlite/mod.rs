@@ -26,6 +26,11 @@ const CACHE_SIZE: &str = "-65536";
 const WAL_AUTOCHECKPOINT_PAGES: &str = "10000";
 /// How long a statement waits for another process's write lock (e.g. the admin CLI).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Rows sqlx's worker thread may queue for the reading task. Every read here collects its
+/// whole result, so holding the worker back buys nothing; with sqlx's default of 50 a read of
+/// 2,000 rows was 40 hand-offs between threads, each waiting for a core under ingest
+/// (BENCHMARKS.md: `get_states` p50 78 and 74 ms with 50, 69 and 69 with this).
+const ROW_BUFFER: usize = 8192;
 
 /// Removes our `synchronous` parameter from a URL (sqlx does not know it) and parses it.
 fn take_synchronous(url: &str) -> Result<(String, SqliteSynchronous)> {
@@ -96,7 +101,8 @@ impl SqliteStore {
             // The default checkpoints every 1,000 pages (4 MiB), i.e. after nearly every large
             // commit, copying pages into the database file that the next commit dirties
             // again; a larger WAL copies each hot page once per checkpoint instead.
-            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES);
+            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+            .row_buffer_size(ROW_BUFFER);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT);

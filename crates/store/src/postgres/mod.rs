@@ -21,6 +21,11 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct PgStore {
     pool: PgPool,
+    /// The ingest writer's own connection. Connected lazily, by the writer's first commit, so
+    /// its socket belongs to the writer's runtime (`trackd_ingest`) and the writer's round
+    /// trips are woken by that runtime's thread, not by the shared runtime's I/O driver, which
+    /// polls between the tasks of thousands of device connections.
+    ingest: PgPool,
 }
 
 impl PgStore {
@@ -34,9 +39,13 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        let store = PgStore { pool };
+        let ingest = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options);
+        let store = PgStore { pool, ingest };
         store.migrate(MIGRATIONS).await?;
         Ok(store)
     }
@@ -59,6 +68,10 @@ impl PgStore {
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
         Ok(self.pool.begin().await?)
+    }
+
+    async fn begin_ingest(&self) -> Result<Transaction<'static, Postgres>> {
+        Ok(self.ingest.begin().await?)
     }
 
     /// Under READ COMMITTED a count-then-insert can race with another node's; a

@@ -9,7 +9,8 @@
 //! - `reader()` / `writer()`: the pools for reads and for writes (one pool on PostgreSQL; on
 //!   SQLite a single-connection writer and several WAL readers);
 //! - `begin_write()`: a write transaction (SQLite takes the write lock up front, so a
-//!   read-then-write transaction never fails on lock upgrade);
+//!   read-then-write transaction never fails on lock upgrade); `begin_ingest()`: the ingest
+//!   writer's (on PostgreSQL from a connection of its own, see `PgStore`);
 //! - `NUMBERED_PARAMS`: whether the multi-row `INSERT` of points numbers its thousands of
 //!   parameters (`$n`, all PostgreSQL knows) or leaves them bare (`?`, fast on SQLite);
 //! - `serialize(&mut tx, key)`: makes transactions with the same key run one at a time (a
@@ -1505,7 +1506,7 @@ macro_rules! impl_store {
                     let Some(sorted) = Self::sorted(points)? else {
                         return Ok(0);
                     };
-                    let mut tx = self.begin_write().await?;
+                    let mut tx = self.begin_ingest().await?;
                     let new = Self::insert_points(&mut tx, &sorted).await?;
                     Self::move_states(&mut tx, &sorted, config).await?;
                     Self::count(&mut tx, &sorted, counters).await?;

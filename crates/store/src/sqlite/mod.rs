@@ -156,6 +156,12 @@ impl SqliteStore {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// The ingest writer's transactions are write transactions like any other: SQLite has
+    /// one writer connection.
+    async fn begin_ingest(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.begin_write().await
+    }
+
     /// Write transactions are already serial (one writer, `BEGIN IMMEDIATE`).
     async fn serialize(_tx: &mut Transaction<'static, Sqlite>, _key: i64) -> Result<()> {
         Ok(())

@@ -129,10 +129,13 @@ impl Server {
             clock.clone(),
         )
         .await?;
-        let listener = std::net::TcpListener::bind(config.http.listen)
+        // Bound by tokio (which sets `SO_REUSEADDR`, so a restart binds beside the last run's
+        // TIME_WAIT connections), then handed to the API's runtime to be polled there.
+        let listener = tokio::net::TcpListener::bind(config.http.listen)
+            .await
             .with_context(|| format!("binding the HTTP API to {}", config.http.listen))?;
-        listener.set_nonblocking(true)?;
         let http_addr = listener.local_addr()?;
+        let listener = listener.into_std()?;
         let state = AppState::build(
             store,
             config.api.clone(),

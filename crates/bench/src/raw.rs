@@ -63,19 +63,22 @@ pub async fn sqlite(url: &str, points: Vec<Point>) -> anyhow::Result<RawFigures>
         .pragma("cache_size", "-65536")
         .pragma("wal_autocheckpoint", "10000");
     let mut conn = SqliteConnection::connect_with(&options).await?;
-    let schema: String = sqlx::query_scalar(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'points'",
+    // The table and its indexes as the migrations left them, renamed.
+    let schema: Vec<(String, String)> = sqlx::query_as(
+        "SELECT type, sql FROM sqlite_master WHERE tbl_name = 'points' AND sql IS NOT NULL \
+         ORDER BY type = 'index'",
     )
-    .fetch_one(&mut conn)
+    .fetch_all(&mut conn)
     .await
     .context("the points table's schema")?;
+    anyhow::ensure!(
+        schema.first().is_some_and(|(kind, _)| kind == "table"),
+        "no points table"
+    );
     conn.execute("DROP TABLE IF EXISTS points_raw").await?;
-    conn.execute(
-        schema
-            .replacen("CREATE TABLE points", "CREATE TABLE points_raw", 1)
-            .as_str(),
-    )
-    .await?;
+    for (n, (kind, sql)) in schema.iter().enumerate() {
+        conn.execute(copy_of(kind, sql, n).as_str()).await?;
+    }
     let row_sql = format!("({})", vec!["?"; COLUMNS].join(","));
     let started = Instant::now();
     for commit in rows.chunks(COMMIT_ROWS) {
@@ -130,6 +133,22 @@ pub async fn sqlite(url: &str, points: Vec<Point>) -> anyhow::Result<RawFigures>
         rows: rows.len(),
         elapsed,
     })
+}
+
+/// `CREATE TABLE points (...)` or `CREATE [UNIQUE] INDEX x ON points (...)` (whatever the
+/// quoting a rename left) for `points_raw`: the definition from its first parenthesis on.
+fn copy_of(kind: &str, sql: &str, n: usize) -> String {
+    let definition = sql.find('(').map_or("", |i| &sql[i..]);
+    if kind == "table" {
+        format!("CREATE TABLE points_raw {definition}")
+    } else {
+        let unique = if sql.starts_with("CREATE UNIQUE") {
+            "UNIQUE "
+        } else {
+            ""
+        };
+        format!("CREATE {unique}INDEX points_raw_{n} ON points_raw {definition}")
+    }
 }
 
 pub async fn postgres(url: &str, points: Vec<Point>) -> anyhow::Result<RawFigures> {
@@ -217,4 +236,33 @@ fn copy_line(out: &mut String, r: &Row) {
     text(out, Some(&r.alarms));
     out.push_str(b(p.buffered));
     out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_of;
+
+    #[test]
+    fn copies_are_renamed_whatever_the_quoting() {
+        assert_eq!(
+            copy_of(
+                "table",
+                "CREATE TABLE \"points\" (a INTEGER, b TEXT) STRICT",
+                0
+            ),
+            "CREATE TABLE points_raw (a INTEGER, b TEXT) STRICT"
+        );
+        assert_eq!(
+            copy_of(
+                "index",
+                "CREATE UNIQUE INDEX points_key ON points (a, b)",
+                1
+            ),
+            "CREATE UNIQUE INDEX points_raw_1 ON points_raw (a, b)"
+        );
+        assert_eq!(
+            copy_of("index", "CREATE INDEX x ON \"points\" (b)", 2),
+            "CREATE INDEX points_raw_2 ON points_raw (b)"
+        );
+    }
 }

@@ -22,6 +22,7 @@ use trackd_core::Rights;
 use crate::{Conflict, Result, StoreError};
 
 /// One schema step, applied once in its own transaction.
+#[derive(Clone)]
 pub(crate) struct Migration {
     pub version: i64,
     pub name: &'static str,
@@ -65,6 +66,15 @@ macro_rules! migrations {
                     "../../migrations/",
                     $backend,
                     "/0006_counter_history_index.sql"
+                )),
+            },
+            Migration {
+                version: 7,
+                name: "points_in_arrival_order",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0007_points_in_arrival_order.sql"
                 )),
             },
         ]

@@ -258,6 +258,64 @@ mod tests {
         Ok(())
     }
 
+    /// A database from before migration 7 (points clustered by key, WITHOUT ROWID) keeps
+    /// every point through the move to arrival order, and the key still refuses a repeat.
+    #[tokio::test]
+    async fn points_survive_the_move_to_arrival_order() -> Result<()> {
+        let (_dir, path) = temp_path();
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        let old = SqliteStore {
+            writer: pool.clone(),
+            reader: pool,
+        };
+        let before: Vec<Migration> = MIGRATIONS
+            .iter()
+            .filter(|m| m.version < 7)
+            .cloned()
+            .collect();
+        old.migrate(&before).await?;
+        let insert = "INSERT INTO points (tracker_id, time, received_at, io, alarms, buffered) \
+                      VALUES ($1, $2, $3, '{}', '[]', 0)";
+        for (tracker, time) in [(2_i64, 20_i64), (1, 30), (1, 10), (2, 5)] {
+            sqlx::query(insert)
+                .bind(tracker)
+                .bind(time)
+                .bind(time + 1)
+                .execute(old.writer())
+                .await?;
+        }
+        old.writer.close().await;
+
+        let store = SqliteStore::open(&path).await?;
+        let rows: Vec<(i64, i64, i64)> =
+            sqlx::query_as("SELECT tracker_id, time, received_at FROM points ORDER BY rowid")
+                .fetch_all(store.reader())
+                .await?;
+        assert_eq!(rows, [(1, 10, 11), (1, 30, 31), (2, 5, 6), (2, 20, 21)]);
+        let table: String =
+            sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'points'")
+                .fetch_one(store.reader())
+                .await?;
+        assert!(!table.contains("WITHOUT ROWID"), "{table}");
+        let repeat = sqlx::query(&format!(
+            "{insert} ON CONFLICT (tracker_id, time) DO NOTHING"
+        ))
+        .bind(1_i64)
+        .bind(30_i64)
+        .bind(99_i64)
+        .execute(store.writer())
+        .await?;
+        assert_eq!(repeat.rows_affected(), 0);
+        Ok(())
+    }
+
     #[tokio::test]
     async fn refuses_a_newer_schema() -> Result<()> {
         let (_dir, path) = temp_path();

@@ -120,6 +120,7 @@ contract!(
     states_commit_with_their_points,
     states_ignore_late_history,
     states_of_many_trackers,
+    states_of_a_batch_of_several_statements,
     tracker_states_scoped_and_joined,
     counters_created_by_changes,
     counters_count_in_the_ingest_transaction,
@@ -1842,6 +1843,45 @@ async fn states_of_many_trackers(s: &dyn Store) {
     assert_eq!(states.len(), 2_000);
     assert_eq!(states[&TrackerId(1_234)].last_update, Some(NOW + 1_234));
     assert!(!states.contains_key(&TrackerId(2_001)));
+}
+
+/// SQLite inserts a large batch in several statements, each built while the one before
+/// runs: every point lands once, a repeat across statements is skipped, and a bad point
+/// anywhere refuses the whole batch.
+async fn states_of_a_batch_of_several_statements(s: &dyn Store) {
+    let mut batch: Vec<Point> = (1..=3)
+        .flat_map(|t| (0..1_000).map(move |i| point(t, NOW + i * 1_000)))
+        .collect();
+    let mut repeat = point(2, NOW);
+    repeat.battery_level = Some(7);
+    batch.push(repeat);
+    assert_eq!(ingest(s, &batch).await, 3_000);
+    for t in 1..=3 {
+        assert_eq!(s.count_points(TrackerId(t)).await.unwrap(), 1_000);
+        let state = state_of(s, t).await.expect("state");
+        assert_eq!(state.last_update, Some(NOW + 999_000));
+    }
+    assert_eq!(
+        all_points(s, 2).await[0],
+        point(2, NOW),
+        "the first copy is kept"
+    );
+
+    let mut bad_at_the_end: Vec<Point> = (0..2_600).map(|i| point(4, NOW + i)).collect();
+    bad_at_the_end.push(Point {
+        battery_level: Some(101),
+        ..point(5, NOW)
+    });
+    let r = s
+        .store_points_and_states(
+            &bad_at_the_end,
+            &StateConfig::default(),
+            &CounterConfig::default(),
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+    assert_eq!(s.count_points(TrackerId(4)).await.unwrap(), 0);
+    assert_eq!(state_of(s, 4).await, None);
 }
 
 async fn tracker_states_scoped_and_joined(s: &dyn Store) {

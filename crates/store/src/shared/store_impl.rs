@@ -298,60 +298,95 @@ macro_rules! impl_store {
 
                 /// Points by multi-row `VALUES`, as many a statement as the parameter limit
                 /// allows: SQLite's way (each backend's `insert_points` chooses; PostgreSQL
-                /// binds an array per column instead).
+                /// binds an array per column instead). Each statement's values are built
+                /// while the one before executes on sqlx's worker thread.
                 #[allow(dead_code)]
                 async fn insert_point_values(
                     tx: &mut sqlx::Transaction<'static, $db>,
                     sorted: &[&Point],
                 ) -> Result<u64> {
-                    let mut new = 0;
-                    for chunk in sorted.chunks(POINTS_PER_INSERT) {
-                        let sql = format!(
+                    let values_sql = |rows: usize| {
+                        format!(
                             concat!(
                                 "INSERT INTO points (",
                                 $crate::shared::store_impl::point_columns!(),
                                 ") VALUES {} ON CONFLICT (tracker_id, time) DO NOTHING"
                             ),
-                            shared::value_rows(Self::NUMBERED_PARAMS, chunk.len(), POINT_COLUMNS)
-                        );
+                            shared::value_rows(Self::NUMBERED_PARAMS, rows, POINT_COLUMNS)
+                        )
+                    };
+                    let full_sql = values_sql(POINTS_PER_INSERT);
+                    let rest = sorted.len() % POINTS_PER_INSERT;
+                    let rest_sql = values_sql(rest);
+                    let chunks: Vec<&[&Point]> = sorted.chunks(POINTS_PER_INSERT).collect();
+                    fn statement<'q>(
+                        full_sql: &'q str,
+                        rest_sql: &'q str,
+                        chunk: &[&'q Point],
+                    ) -> Result<Query<'q>> {
+                        let full = chunk.len() == POINTS_PER_INSERT;
                         // A full chunk's statement recurs with every large batch and is worth
                         // keeping prepared; a remainder's length is a one-off.
-                        let mut q = sqlx::query(&sql).persistent(chunk.len() == POINTS_PER_INSERT);
+                        let sql = if full { full_sql } else { rest_sql };
+                        let mut q = sqlx::query(sql).persistent(full);
                         for p in chunk {
                             q = bind_point(q, p)?;
                         }
-                        new += q.execute(&mut **tx).await?.rows_affected();
+                        Ok(q)
+                    }
+                    let mut new = 0;
+                    let mut next = chunks
+                        .first()
+                        .map(|c| statement(&full_sql, &rest_sql, c))
+                        .transpose()?;
+                    let mut i = 0;
+                    while let Some(q) = next.take() {
+                        i += 1;
+                        let (done, following) = tokio::join!(q.execute(&mut **tx), async {
+                            chunks
+                                .get(i)
+                                .map(|c| statement(&full_sql, &rest_sql, c))
+                                .transpose()
+                        });
+                        new += done?.rows_affected();
+                        next = following?;
                     }
                     Ok(new)
                 }
 
-                /// Moves the states of the trackers in `sorted` (in key order) by their
-                /// points, inside the batch's transaction (rows locked: see `json_rows`).
-                async fn move_states(
-                    tx: &mut sqlx::Transaction<'static, $db>,
-                    sorted: &[&Point],
-                    config: &StateConfig,
-                ) -> Result<()> {
+                /// The tracker IDs of `sorted`, in order, each once.
+                fn trackers_of(sorted: &[&Point]) -> Vec<i64> {
                     let mut ids: Vec<i64> = sorted.iter().map(|p| p.tracker_id.0).collect();
                     ids.dedup();
-                    let mut states: HashMap<i64, TrackerState> =
-                        Self::json_rows(tx, "tracker_state", &ids)
-                            .await?
-                            .into_iter()
-                            .map(|(id, text)| (id, shared::parse_state(id, &text)))
-                            .collect();
+                    ids
+                }
+
+                /// The states of `ids` (the trackers of `sorted`, from `trackers_of`) moved by
+                /// their points, as the rows to store: pure work, done while the points
+                /// insert.
+                fn moved_states(
+                    stored: Vec<(i64, String)>,
+                    ids: &[i64],
+                    sorted: &[&Point],
+                    config: &StateConfig,
+                ) -> Result<Vec<(i64, String)>> {
+                    let mut states: HashMap<i64, TrackerState> = stored
+                        .into_iter()
+                        .map(|(id, text)| (id, shared::parse_state(id, &text)))
+                        .collect();
                     for p in sorted {
                         states.entry(p.tracker_id.0).or_default().apply(p, config);
                     }
-                    let mut rows: Vec<(i64, String)> = Vec::with_capacity(ids.len());
-                    for id in ids {
-                        let state = states.remove(&id).unwrap_or_default();
-                        let json = serde_json::to_string(&state).map_err(|e| {
-                            StoreError::Invalid(format!("state of tracker {id}: {e}"))
-                        })?;
-                        rows.push((id, json));
-                    }
-                    Self::put_json_rows(tx, "tracker_state", &rows).await
+                    ids.iter()
+                        .map(|&id| {
+                            let state = states.remove(&id).unwrap_or_default();
+                            serde_json::to_string(&state)
+                                .map(|json| (id, json))
+                                .map_err(|e| {
+                                    StoreError::Invalid(format!("state of tracker {id}: {e}"))
+                                })
+                        })
+                        .collect()
                 }
 
                 /// The rows of a per-tracker JSON table (`tracker_state`, `counter_state`) for
@@ -1507,8 +1542,16 @@ macro_rules! impl_store {
                         return Ok(0);
                     };
                     let mut tx = self.begin_ingest().await?;
-                    let new = Self::insert_points(&mut tx, &sorted).await?;
-                    Self::move_states(&mut tx, &sorted, config).await?;
+                    // The states are read (and on PostgreSQL locked) first, so that they move
+                    // on this thread while the database inserts the points.
+                    let ids = Self::trackers_of(&sorted);
+                    let stored = Self::json_rows(&mut tx, "tracker_state", &ids).await?;
+                    let (new, states) =
+                        tokio::join!(Self::insert_points(&mut tx, &sorted), async {
+                            Self::moved_states(stored, &ids, &sorted, config)
+                        });
+                    let new = new?;
+                    Self::put_json_rows(&mut tx, "tracker_state", &states?).await?;
                     Self::count(&mut tx, &sorted, counters).await?;
                     tx.commit().await?;
                     Ok(new)

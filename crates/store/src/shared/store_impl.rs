@@ -281,8 +281,8 @@ macro_rules! impl_store {
                     Ok(())
                 }
 
-                /// A batch checked and in key order, `None` when empty. Key order puts each
-                /// tracker's new rows next to each other in the B-tree, and makes concurrent
+                /// A batch checked and in key order, `None` when empty. Key order walks the
+                /// key's index (SQLite's, PostgreSQL's) in order, and makes concurrent
                 /// batches on PostgreSQL that share keys wait on them in the same order (no
                 /// deadlock). The sort is stable, so of a point repeated within the batch the
                 /// first is kept, like a retransmission.
@@ -1554,6 +1554,7 @@ macro_rules! impl_store {
                     Self::put_json_rows(&mut tx, "tracker_state", &states?).await?;
                     Self::count(&mut tx, &sorted, counters).await?;
                     tx.commit().await?;
+                    self.ingest_committed();
                     Ok(new)
                 }
 

@@ -13,7 +13,10 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 
 use crate::shared::{impl_counters, impl_store, migrations, Migration};
+
+mod checkpoint;
 use crate::{Result, StoreError};
+use checkpoint::Checkpointer;
 
 const MIGRATIONS: &[Migration] = migrations!("sqlite");
 
@@ -71,6 +74,8 @@ fn take_synchronous(url: &str) -> Result<(String, SqliteSynchronous)> {
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Files only: an in-memory database has no WAL.
+    checkpointer: Option<Checkpointer>,
 }
 
 impl SqliteStore {
@@ -123,6 +128,7 @@ impl SqliteStore {
             SqliteStore {
                 reader: pool.clone(),
                 writer: pool,
+                checkpointer: None,
             }
         } else {
             // The writer connects first: it creates the file and switches it to WAL.
@@ -130,9 +136,14 @@ impl SqliteStore {
             let reader = SqlitePoolOptions::new()
                 .max_connections(READERS)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options.pragma("mmap_size", READER_MMAP_BYTES))
+                .connect_with(options.clone().pragma("mmap_size", READER_MMAP_BYTES))
                 .await?;
-            SqliteStore { writer, reader }
+            let checkpointer = Some(Checkpointer::start(&options).await?);
+            SqliteStore {
+                writer,
+                reader,
+                checkpointer,
+            }
         };
         store.migrate(MIGRATIONS).await?;
         Ok(store)
@@ -165,6 +176,14 @@ impl SqliteStore {
     /// one writer connection.
     async fn begin_ingest(&self) -> Result<Transaction<'static, Sqlite>> {
         self.begin_write().await
+    }
+
+    /// After an ingest commit: its pages are copied into the database file beside the
+    /// writer (see `checkpoint`).
+    fn ingest_committed(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.request();
+        }
     }
 
     /// Write transactions are already serial (one writer, `BEGIN IMMEDIATE`).
@@ -282,6 +301,7 @@ mod tests {
         let old = SqliteStore {
             writer: pool.clone(),
             reader: pool,
+            checkpointer: None,
         };
         let before: Vec<Migration> = MIGRATIONS
             .iter()
@@ -321,6 +341,38 @@ mod tests {
         .execute(store.writer())
         .await?;
         assert_eq!(repeat.rows_affected(), 0);
+        Ok(())
+    }
+
+    /// An ingest commit far below `wal_autocheckpoint` still reaches the database file: the
+    /// checkpointer copies it there beside the writer.
+    #[tokio::test]
+    async fn ingest_commits_are_checkpointed_beside_the_writer() -> Result<()> {
+        use crate::States;
+        use trackd_core::counter::CounterConfig;
+        use trackd_core::point::Point;
+        use trackd_core::state::StateConfig;
+        use trackd_core::TrackerId;
+
+        let (_dir, path) = temp_path();
+        let store = SqliteStore::open(&path).await?;
+        let file_len = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let before = file_len();
+        let points: Vec<Point> = (0..2_000)
+            .map(|i| Point::empty(TrackerId(1 + i % 50), 1_700_000_000_000 + i, 0))
+            .collect();
+        let stored = store
+            .store_points_and_states(&points, &StateConfig::default(), &CounterConfig::default())
+            .await?;
+        assert_eq!(stored, 2_000);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while file_len() <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the database file stayed at {before} bytes"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         Ok(())
     }
 

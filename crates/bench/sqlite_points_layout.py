@@ -6,7 +6,9 @@
 Commits of 4,700 rows from 10,000 trackers (ingest's shape with 1,000 devices) go into a
 fresh database per layout, with trackd's settings (WAL, synchronous FULL, 64 MiB cache,
 checkpoints every 10,000 pages): first `--prefill` commits to grow the table, then
-`--measure` commits whose INSERT and COMMIT times are reported as medians. "clustered" is
+`--measure` commits whose INSERT and COMMIT times are reported as medians; then the price on
+the read side: one tracker's whole history (a track's columns) read back for 200 random
+trackers, median, from the OS cache. "clustered" is
 migration 0002 (WITHOUT ROWID, keyed by tracker and time), "arrival" is migration 0007 (rowid
 table, the key a unique index). Used for BENCHMARKS.md, "points in arrival order".
 """
@@ -60,8 +62,16 @@ def run(layout, prefill, measure, directory):
         db.execute("COMMIT")
         if c >= prefill:
             times.append(((inserted - started) * 1e3, (time.perf_counter() - inserted) * 1e3))
+    reads, rows = [], 0
+    for _ in range(200):
+        started = time.perf_counter()
+        rows += len(db.execute("SELECT time, lat, lng, speed, heading, alarms FROM points "
+                               "WHERE tracker_id = ? ORDER BY time",
+                               (rng.randint(1, TRACKERS),)).fetchall())
+        reads.append((time.perf_counter() - started) * 1e3)
     db.close()
-    return (statistics.median(t[0] for t in times), statistics.median(t[1] for t in times))
+    return (statistics.median(t[0] for t in times), statistics.median(t[1] for t in times),
+            statistics.median(reads), rows // 200)
 
 
 def main():
@@ -73,8 +83,9 @@ def main():
           f"measuring {a.measure}; medians")
     with tempfile.TemporaryDirectory() as directory:
         for layout in ("clustered", "arrival"):
-            insert, commit = run(layout, a.prefill, a.measure, directory)
-            print(f"{layout:>9}: INSERT {insert:6.1f} ms, COMMIT {commit:6.1f} ms")
+            insert, commit, read, points = run(layout, a.prefill, a.measure, directory)
+            print(f"{layout:>9}: INSERT {insert:6.1f} ms, COMMIT {commit:6.1f} ms; "
+                  f"a tracker's {points} points read in {read:5.2f} ms")
 
 
 if __name__ == "__main__":

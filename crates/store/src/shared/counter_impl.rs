@@ -89,15 +89,15 @@ macro_rules! impl_counters {
             impl $store {
                 /// Counts a batch's points (sorted by tracker and time, already inserted)
                 /// into their trackers' counters, inside the batch's transaction.
+                /// `ids` are the trackers of `sorted`, from `trackers_of`.
                 async fn count(
                     tx: &mut Tx,
                     sorted: &[&Point],
+                    ids: &[i64],
                     config: &CounterConfig,
                 ) -> Result<()> {
-                    let mut ids: Vec<i64> = sorted.iter().map(|p| p.tracker_id.0).collect();
-                    ids.dedup();
-                    let mut states = Self::counter_states_in(tx, &ids).await?;
-                    let sources = Self::sources_in(tx, &ids).await?;
+                    let mut states = Self::counter_states_in(tx, ids).await?;
+                    let sources = Self::sources_in(tx, ids).await?;
                     let none = Sources::default();
                     let mut out = Vec::with_capacity(ids.len());
                     for group in sorted.chunk_by(|a, b| a.tracker_id == b.tracker_id) {

@@ -315,9 +315,19 @@ macro_rules! impl_store {
                             shared::value_rows(Self::NUMBERED_PARAMS, rows, POINT_COLUMNS)
                         )
                     };
-                    let full_sql = values_sql(POINTS_PER_INSERT);
+                    // Each statement's text once, and only those the batch uses: a full
+                    // one is 32,760 parameters long.
+                    let full_sql = if sorted.len() >= POINTS_PER_INSERT {
+                        values_sql(POINTS_PER_INSERT)
+                    } else {
+                        String::new()
+                    };
                     let rest = sorted.len() % POINTS_PER_INSERT;
-                    let rest_sql = values_sql(rest);
+                    let rest_sql = if rest > 0 {
+                        values_sql(rest)
+                    } else {
+                        String::new()
+                    };
                     let chunks: Vec<&[&Point]> = sorted.chunks(POINTS_PER_INSERT).collect();
                     fn statement<'q>(
                         full_sql: &'q str,
@@ -1552,7 +1562,7 @@ macro_rules! impl_store {
                         });
                     let new = new?;
                     Self::put_json_rows(&mut tx, "tracker_state", &states?).await?;
-                    Self::count(&mut tx, &sorted, counters).await?;
+                    Self::count(&mut tx, &sorted, &ids, counters).await?;
                     tx.commit().await?;
                     self.ingest_committed();
                     Ok(new)

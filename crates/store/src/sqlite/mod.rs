@@ -12,9 +12,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-use crate::shared::{impl_counters, impl_store, migrations, Migration};
-
 mod checkpoint;
+
+use crate::shared::{impl_counters, impl_store, migrations, Migration};
 use crate::{Result, StoreError};
 use checkpoint::Checkpointer;
 

@@ -196,7 +196,7 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let path = req.uri().path().to_owned();
     let result = handle(state, peer, req).await;
     let response = match result {
-        Ok(reply) => response::json(StatusCode::OK, &reply.into_body()),
+        Ok(reply) => response::json_bytes(StatusCode::OK, reply.into_bytes()),
         Err(err) => {
             tracing::debug!(path = %path, code = err.code, "call failed");
             err.into_response()

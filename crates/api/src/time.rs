@@ -1,7 +1,9 @@
 //! Times on the wire: `yyyy-MM-dd HH:mm:ss` in the user's time zone, or ISO 8601 with offset
 //! when the client asks (`iso_datetime=true` or `NVX-ISO-DateTime: true`). Stored as UTC ms.
 
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike, Utc,
+};
 use chrono_tz::Tz;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -30,6 +32,38 @@ impl TimeFormat {
             return String::new();
         };
         let local = utc.with_timezone(&self.tz);
+        let offset = local.offset().fix().local_minus_utc();
+        let t = local.naive_local();
+        // Written digit by digit: an answer of 2,000 states or 10,000 points formats tens of
+        // thousands of times, and chrono reads its pattern again for each. Years of other
+        // than four digits and offsets of seconds (local mean time before 1900) keep
+        // chrono's spelling.
+        if !(0..=9999).contains(&t.year()) || offset % 60 != 0 {
+            return self.format_by_chrono(&local);
+        }
+        let mut s = String::with_capacity(25);
+        push_digits(&mut s, t.year().unsigned_abs(), 4);
+        s.push('-');
+        push_digits(&mut s, t.month(), 2);
+        s.push('-');
+        push_digits(&mut s, t.day(), 2);
+        s.push(if self.iso { 'T' } else { ' ' });
+        push_digits(&mut s, t.hour(), 2);
+        s.push(':');
+        push_digits(&mut s, t.minute(), 2);
+        s.push(':');
+        push_digits(&mut s, t.second(), 2);
+        if self.iso {
+            s.push(if offset < 0 { '-' } else { '+' });
+            let minutes = offset.unsigned_abs() / 60;
+            push_digits(&mut s, minutes / 60, 2);
+            s.push(':');
+            push_digits(&mut s, minutes % 60, 2);
+        }
+        s
+    }
+
+    fn format_by_chrono(&self, local: &DateTime<Tz>) -> String {
         if self.iso {
             local.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
         } else {
@@ -73,6 +107,14 @@ impl TimeFormat {
     }
 }
 
+/// `n` in `width` decimal digits, zero-padded (`n` has no more digits than that).
+fn push_digits(s: &mut String, n: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = n / 10u32.pow(place) % 10;
+        s.push(char::from(b'0' + digit as u8));
+    }
+}
+
 /// `YYYY-MM-DD` of a UTC instant.
 pub fn utc_date(millis: i64) -> String {
     TimeFormat::default().format_date(millis)
@@ -109,6 +151,45 @@ mod tests {
             .format(t),
             "2014-07-09T02:50:58+00:00"
         );
+    }
+
+    /// The digit-by-digit spelling is chrono's, in zones east and west, of half and
+    /// quarter hours, across changes of daylight saving time, and where chrono's spelling
+    /// takes over (offsets of seconds, years of five digits).
+    #[test]
+    fn formats_as_chrono_does() {
+        let zones = [
+            "UTC",
+            "America/New_York",
+            "America/St_Johns",
+            "Asia/Kolkata",
+            "Asia/Kathmandu",
+            "Pacific/Chatham",
+            "Europe/Amsterdam",
+            "Australia/Lord_Howe",
+        ];
+        let mut t: i64 = -2_500_000_000_000; // 1890, before standard time
+        while t < 4_200_000_000_000 {
+            for zone in zones {
+                for iso in [false, true] {
+                    let format = TimeFormat {
+                        tz: parse_zone(zone).expect("zone"),
+                        iso,
+                    };
+                    let local = DateTime::<Utc>::from_timestamp_millis(t)
+                        .expect("in range")
+                        .with_timezone(&format.tz);
+                    assert_eq!(
+                        format.format(t),
+                        format.format_by_chrono(&local),
+                        "{zone} {t}"
+                    );
+                }
+            }
+            t += 7_777_777_777;
+        }
+        let far = 300_000_000_000_000; // the year 11476
+        assert_eq!(TimeFormat::default().format(far), "+11476-08-15 05:20:00");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `/track/*`: a tracker's history as trips (`track/list`) and as points (`track/read`),
 //! built on the fly from the stored points by the rules of docs/state.md ("History").
 
+use serde::Serialize;
 use serde_json::{json, Value};
 use trackd_core::point::Point;
 use trackd_core::track::{self, Trip};
@@ -125,27 +126,40 @@ pub async fn list(ctx: Ctx) -> Result<Reply, ApiError> {
     Ok(Reply::ok().with("limit_exceeded", cut).with("list", list))
 }
 
+/// One point of `track/read`, serialized straight from here: its fields in the order of a
+/// JSON object's keys elsewhere (alphabetical), the flags only when set.
+#[derive(Serialize)]
+struct TrackPoint {
+    address: &'static str,
+    alt: i64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    buffered: bool,
+    get_time: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    gsm_lbs: bool,
+    heading: i64,
+    lat: f64,
+    lng: f64,
+    satellites: i32,
+    speed: i64,
+}
+
 /// One point of `track/read`; `None` for a point without a location ([`track::located`]
 /// keeps none such).
-fn render_point(ctx: &Ctx, p: &Point) -> Option<Value> {
+fn render_point(ctx: &Ctx, p: &Point) -> Option<TrackPoint> {
     let pos = p.position?;
-    let mut v = json!({
-        "lat": pos.lat,
-        "lng": pos.lng,
-        "alt": whole(pos.altitude),
-        "satellites": pos.satellites.unwrap_or(0),
-        "get_time": ctx.time.format(p.time),
-        "address": "",
-        "heading": whole(pos.heading),
-        "speed": whole(pos.speed),
-    });
-    if pos.lbs {
-        v["gsm_lbs"] = json!(true);
-    }
-    if p.buffered {
-        v["buffered"] = json!(true);
-    }
-    Some(v)
+    Some(TrackPoint {
+        address: "",
+        alt: whole(pos.altitude),
+        buffered: p.buffered,
+        get_time: ctx.time.format(p.time),
+        gsm_lbs: pos.lbs,
+        heading: whole(pos.heading),
+        lat: pos.lat,
+        lng: pos.lng,
+        satellites: pos.satellites.unwrap_or(0),
+        speed: whole(pos.speed),
+    })
 }
 
 /// `track/read`: the located points of the period (of one track with `track_id`), oldest
@@ -190,9 +204,11 @@ pub async fn read(ctx: Ctx) -> Result<Reply, ApiError> {
             .filter_map(|i| located.get(i).copied())
             .collect();
     }
-    let list: Vec<Value> = located
+    let list: Vec<TrackPoint> = located
         .iter()
         .filter_map(|p| render_point(&ctx, p))
         .collect();
-    Ok(Reply::ok().with("limit_exceeded", cut).with("list", list))
+    Ok(Reply::ok()
+        .with("limit_exceeded", cut)
+        .with_serialized("list", &list))
 }

@@ -122,12 +122,37 @@ contract!(
     states_of_many_trackers,
     states_of_a_batch_of_several_statements,
     tracker_states_scoped_and_joined,
+    tracker_counters_scoped_and_joined,
     counters_created_by_changes,
     counters_count_in_the_ingest_transaction,
     counters_late_points_refold,
     counters_change_dated_before_folded_points,
     counters_history_range,
     counters_too_late_records_are_stored_not_counted,
+);
+
+/// SQLite reads points, tracks and trackers with their states through direct readers of its
+/// file; an in-memory database has no file, and reads them through sqlx.
+macro_rules! in_memory {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_in_memory {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let store = trackd_store::open("sqlite::memory:").await.unwrap();
+                    super::$name(&*store).await;
+                }
+            )*
+        }
+    };
+}
+
+in_memory!(
+    points_round_trip,
+    points_range_limit_order,
+    points_for_a_track_leave_readings_out,
+    tracker_states_scoped_and_joined,
+    tracker_counters_scoped_and_joined,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1884,13 +1909,19 @@ async fn states_of_a_batch_of_several_statements(s: &dyn Store) {
     assert_eq!(state_of(s, 4).await, None);
 }
 
-async fn tracker_states_scoped_and_joined(s: &dyn Store) {
+/// Alice with three trackers and Bob with one.
+async fn alice_and_bob(s: &dyn Store) -> (UserId, [Tracker; 3], Tracker) {
     let alice = master(s, "alice").await;
     let bob = master(s, "bob").await;
     let a1 = tracker(s, alice, "100000000000001").await;
     let a2 = tracker(s, alice, "100000000000002").await;
     let a3 = tracker(s, alice, "100000000000003").await;
     let b1 = tracker(s, bob, "100000000000004").await;
+    (alice, [a1, a2, a3], b1)
+}
+
+async fn tracker_states_scoped_and_joined(s: &dyn Store) {
+    let (alice, [a1, a2, a3], b1) = alice_and_bob(s).await;
     ingest(s, &[point(a1.id.0, NOW), point(b1.id.0, NOW)]).await;
     s.corrupt(a3.id).await.unwrap();
 
@@ -1916,6 +1947,38 @@ async fn tracker_states_scoped_and_joined(s: &dyn Store) {
         "the account's own, deleted included, by ID"
     );
     assert!(s.tracker_states(alice, Some(&[])).await.unwrap().is_empty());
+}
+
+async fn tracker_counters_scoped_and_joined(s: &dyn Store) {
+    let (alice, [a1, a2, a3], b1) = alice_and_bob(s).await;
+    for t in [a1.id, b1.id] {
+        s.change_counter(t, ODO, &set(12.5), NOW, &CounterConfig::default())
+            .await
+            .unwrap();
+    }
+    s.corrupt(a3.id).await.unwrap();
+
+    let asked = [a3.id, b1.id, TrackerId(999_999), a2.id, a1.id];
+    let some = s.tracker_counters(alice, &asked).await.unwrap();
+    let summary: Vec<(TrackerId, bool, bool)> = some
+        .iter()
+        .map(|(t, c)| (t.id, t.deleted, c.is_some()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (a1.id, false, true),
+            (a2.id, false, false),
+            (a3.id, true, false)
+        ],
+        "the account's own, deleted included, by ID"
+    );
+    assert_eq!(some[0].0.source.device_id, "100000000000001");
+    assert_eq!(
+        some[0].1,
+        s.counter_states(&[a1.id]).await.unwrap().remove(&a1.id)
+    );
+    assert!(s.tracker_counters(alice, &[]).await.unwrap().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 //! state, joined to the tracker in one query) and derives the statuses at the time of the
 //! call by the rules of docs/state.md.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use trackd_core::catalog;
 use trackd_core::sensor::{convert, MeasurementSystem};
@@ -50,9 +51,8 @@ fn whole(v: Option<f64>) -> i64 {
 
 /// GPS signal level in percent, from the satellites of the fix: ten or more is full strength
 /// (docs/state.md). Unknown without a satellite count.
-fn signal_level(fix: &Fix) -> Value {
-    fix.satellites
-        .map_or(Value::Null, |s| json!(s.clamp(0, 10) * 10))
+fn signal_level(fix: &Fix) -> Option<i32> {
+    fix.satellites.map(|s| s.clamp(0, 10) * 10)
 }
 
 /// Discrete inputs or outputs as booleans, input 1 first: as many as the model has, more if
@@ -73,74 +73,122 @@ fn model_count(tracker: &Tracker, field: &str) -> usize {
         .unwrap_or(0)
 }
 
-/// The state object (navixy-reference §4) at `now`.
-pub fn render(ctx: &Ctx, tracker: &Tracker, state: &TrackerState, now: i64) -> Value {
+/// The state object (navixy-reference §4), serialized straight from here: `get_states`
+/// answers 2,000 of them. Fields in the order of a JSON object's keys elsewhere
+/// (alphabetical).
+#[derive(Serialize)]
+pub struct StateObject {
+    actual_track_update: Option<String>,
+    additional: Map<String, Value>,
+    battery_level: Option<i32>,
+    battery_update: Option<String>,
+    connection_status: &'static str,
+    gps: GpsObject,
+    gsm: Option<GsmObject>,
+    /// Present only for devices that report it (navixy-reference §4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ignition: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ignition_update: Option<String>,
+    inputs: Vec<bool>,
+    inputs_update: Option<String>,
+    last_update: Option<String>,
+    movement_status: &'static str,
+    movement_status_update: Option<String>,
+    outputs: Vec<bool>,
+    outputs_update: Option<String>,
+    source_id: i64,
+}
+
+#[derive(Serialize)]
+struct GpsObject {
+    alt: i64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    gsm_lbs: bool,
+    heading: i64,
+    location: Option<LatLng>,
+    signal_level: Option<i32>,
+    speed: i64,
+    updated: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LatLng {
+    lat: f64,
+    lng: f64,
+}
+
+#[derive(Serialize)]
+struct GsmObject {
+    /// Points do not keep the operator's name or roaming yet.
+    network_name: Option<String>,
+    roaming: Option<bool>,
+    signal_level: Option<i32>,
+    updated: Option<String>,
+}
+
+/// The state object at `now`.
+pub fn render(ctx: &Ctx, tracker: &Tracker, state: &TrackerState, now: i64) -> StateObject {
     let config = &ctx.state.state_config;
+    let time = |t: Option<i64>| t.map(|t| ctx.time.format(t));
     // The last GPS fix; a cell-tower location only while there has never been one.
     let (fix, lbs) = match (&state.gps, &state.lbs) {
         (Some(gps), _) => (Some(gps), false),
         (None, Some(lbs)) => (Some(lbs), true),
         (None, None) => (None, false),
     };
-    let mut gps = json!({
-        "updated": time(ctx, fix.map(|f| f.time)),
-        "signal_level": fix.filter(|_| !lbs).map_or(Value::Null, signal_level),
-        "location": fix.map_or(Value::Null, |f| json!({"lat": f.lat, "lng": f.lng})),
-        "heading": whole(fix.and_then(|f| f.heading)),
-        "speed": whole(fix.and_then(|f| f.speed)),
-        "alt": whole(fix.and_then(|f| f.altitude)),
-    });
-    if lbs {
-        gps["gsm_lbs"] = json!(true);
-    }
+    let gps = GpsObject {
+        alt: whole(fix.and_then(|f| f.altitude)),
+        gsm_lbs: lbs,
+        heading: whole(fix.and_then(|f| f.heading)),
+        location: fix.map(|f| LatLng {
+            lat: f.lat,
+            lng: f.lng,
+        }),
+        signal_level: fix.filter(|_| !lbs).and_then(signal_level),
+        speed: whole(fix.and_then(|f| f.speed)),
+        updated: time(fix.map(|f| f.time)),
+    };
     let (movement, movement_since) = state.movement_status(now, config);
-    let gsm = state.gsm.map_or(Value::Null, |g| {
-        json!({
-            "updated": time(ctx, Some(g.time)),
-            "signal_level": g.signal_level,
-            // Points do not keep the operator's name or roaming yet.
-            "network_name": null,
-            "roaming": null,
-        })
-    });
     let mut additional = Map::new();
     if let Some(key) = &state.hardware_key {
         additional.insert(
             "hardware_key".into(),
-            json!({"value": key.value, "updated": time(ctx, Some(key.time))}),
+            json!({"value": key.value, "updated": ctx.time.format(key.time)}),
         );
     }
-    let mut v = json!({
-        "source_id": tracker.source.id.0,
-        "gps": gps,
-        "connection_status": state
+    StateObject {
+        actual_track_update: time(state.last_moved()),
+        additional,
+        battery_level: state.battery_level.as_ref().map(|b| b.value),
+        battery_update: time(state.battery_level.as_ref().map(|b| b.time)),
+        connection_status: state
             .connection_status(tracker.source.replaced_at, now, config)
             .as_str(),
-        "movement_status": movement.as_str(),
-        "movement_status_update": time(ctx, movement_since),
-        "gsm": gsm,
-        "last_update": time(ctx, state.last_update),
-        "battery_level": state.battery_level.as_ref().map(|b| b.value),
-        "battery_update": time(ctx, state.battery_level.as_ref().map(|b| b.time)),
-        "inputs": bits(
+        gps,
+        gsm: state.gsm.map(|g| GsmObject {
+            network_name: None,
+            roaming: None,
+            signal_level: g.signal_level,
+            updated: time(Some(g.time)),
+        }),
+        ignition: state.ignition.as_ref().map(|i| i.value),
+        ignition_update: state.ignition.as_ref().map(|i| ctx.time.format(i.time)),
+        inputs: bits(
             state.inputs.as_ref().map(|i| i.value),
             model_count(tracker, "digital_inputs"),
         ),
-        "inputs_update": time(ctx, state.inputs.as_ref().map(|i| i.time)),
-        "outputs": bits(
+        inputs_update: time(state.inputs.as_ref().map(|i| i.time)),
+        last_update: time(state.last_update),
+        movement_status: movement.as_str(),
+        movement_status_update: time(movement_since),
+        outputs: bits(
             state.outputs.as_ref().map(|o| o.value),
             model_count(tracker, "digital_outputs"),
         ),
-        "outputs_update": time(ctx, state.outputs.as_ref().map(|o| o.time)),
-        "additional": additional,
-        "actual_track_update": time(ctx, state.last_moved()),
-    });
-    // Present only for devices that report it (navixy-reference §4).
-    if let Some(ignition) = &state.ignition {
-        v["ignition"] = json!(ignition.value);
-        v["ignition_update"] = time(ctx, Some(ignition.time));
+        outputs_update: time(state.outputs.as_ref().map(|o| o.time)),
+        source_id: tracker.source.id.0,
     }
-    v
 }
 
 /// `tracker/get_state`.
@@ -149,7 +197,7 @@ pub async fn get_state(ctx: Ctx) -> Result<Reply, ApiError> {
     let now = ctx.now();
     Ok(Reply::ok()
         .with("user_time", ctx.time.format(now))
-        .with("state", render(&ctx, &tracker, &state, now)))
+        .with_serialized("state", &render(&ctx, &tracker, &state, now)))
 }
 
 /// `tracker/get_states`: the named trackers (all of the account's when `trackers` is left
@@ -198,21 +246,23 @@ pub async fn get_states(ctx: Ctx) -> Result<Reply, ApiError> {
         return Err(ApiError::new(208));
     }
     let now = ctx.now();
-    let mut states = Map::new();
+    // Keyed as a JSON object's keys are ordered elsewhere: as strings.
+    let mut states: BTreeMap<String, StateObject> = BTreeMap::new();
     let mut blocked = Vec::new();
+    let no_data = TrackerState::default();
     for (tracker, state) in &rows {
         if tracker.deleted {
             not_exist.push(tracker.id.0);
         } else if tracker.source.blocked {
             blocked.push(tracker.id.0);
         } else {
-            let state = state.clone().unwrap_or_default();
-            states.insert(tracker.id.0.to_string(), render(&ctx, tracker, &state, now));
+            let state = state.as_ref().unwrap_or(&no_data);
+            states.insert(tracker.id.0.to_string(), render(&ctx, tracker, state, now));
         }
     }
     let mut reply = Reply::ok()
         .with("user_time", ctx.time.format(now))
-        .with("states", states);
+        .with_serialized("states", &states);
     if list_blocked {
         reply = reply.with("blocked", blocked);
     }
@@ -489,8 +539,8 @@ mod tests {
             satellites: s,
             hdop: None,
         };
-        assert_eq!(signal_level(&fix(Some(4))), json!(40));
-        assert_eq!(signal_level(&fix(Some(14))), json!(100));
-        assert_eq!(signal_level(&fix(None)), Value::Null);
+        assert_eq!(signal_level(&fix(Some(4))), Some(40));
+        assert_eq!(signal_level(&fix(Some(14))), Some(100));
+        assert_eq!(signal_level(&fix(None)), None);
     }
 }

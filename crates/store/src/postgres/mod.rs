@@ -74,6 +74,15 @@ impl PgStore {
         Ok(self.ingest.begin().await?)
     }
 
+    /// A read with integer parameters: sqlx decodes PostgreSQL's binary rows cheaply.
+    async fn rows<M: crate::shared::RowMap>(
+        &self,
+        sql: String,
+        args: Vec<i64>,
+    ) -> Result<Vec<M::Out>> {
+        self.sqlx_rows::<M>(&sql, &args).await
+    }
+
     /// PostgreSQL checkpoints on its own.
     fn ingest_committed(&self) {}
 

@@ -52,6 +52,43 @@ cols! {
     string, opt_string: String;
 }
 
+/// A row mapping named by a type, so that a backend can run it over rows of its own kind:
+/// sqlx's, or rusqlite's for SQLite's direct reads (`sqlite::direct`).
+pub(crate) trait RowMap {
+    type Out: Send + 'static;
+    fn map(r: &impl Cols) -> Result<Self::Out>;
+}
+
+/// A point of a track (`track_point_columns!`).
+pub(crate) struct TrackPoint;
+
+impl RowMap for TrackPoint {
+    type Out = Point;
+    fn map(r: &impl Cols) -> Result<Point> {
+        track_point_from_row(r)
+    }
+}
+
+/// A whole point (`point_columns!`).
+pub(crate) struct WholePoint;
+
+impl RowMap for WholePoint {
+    type Out = Point;
+    fn map(r: &impl Cols) -> Result<Point> {
+        point_from_row(r)
+    }
+}
+
+/// A tracker with the `state` of a per-tracker JSON table joined on.
+pub(crate) struct TrackerWithJson;
+
+impl RowMap for TrackerWithJson {
+    type Out = (Tracker, Option<String>);
+    fn map(r: &impl Cols) -> Result<Self::Out> {
+        Ok((tracker_from_row(r)?, r.opt_string("state")?))
+    }
+}
+
 pub(crate) fn user_from_row(r: &impl Cols) -> Result<User> {
     let parent_id = r.opt_i64("parent_id")?.map(UserId);
     let rights = if parent_id.is_none() {

@@ -115,19 +115,9 @@ macro_rules! impl_store {
                 };
             }
 
-            /// A `SELECT <columns>` and `point_range_sql!()` with its range bound.
-            fn point_range(
-                sql: &'static str,
-                tracker: TrackerId,
-                from: i64,
-                to: i64,
-                limit: u32,
-            ) -> Query<'static> {
-                sqlx::query(sql)
-                    .bind(tracker.0)
-                    .bind(from)
-                    .bind(to)
-                    .bind(i64::from(limit))
+            /// The parameters of `point_range_sql!()`.
+            fn range_args(tracker: TrackerId, from: i64, to: i64, limit: u32) -> Vec<i64> {
+                vec![tracker.0, from, to, i64::from(limit)]
             }
 
             /// Binds one point's values in the order of `point_columns!`.
@@ -216,6 +206,25 @@ macro_rules! impl_store {
                         .await?
                         .iter()
                         .map(map)
+                        .collect()
+                }
+
+                /// A read whose parameters are all integers, through sqlx: PostgreSQL's
+                /// hot reads, and SQLite's when it has no direct readers (`rows`).
+                pub(crate) async fn sqlx_rows<M: shared::RowMap>(
+                    &self,
+                    sql: &str,
+                    args: &[i64],
+                ) -> Result<Vec<M::Out>> {
+                    let mut query = sqlx::query(sql);
+                    for a in args {
+                        query = query.bind(*a);
+                    }
+                    query
+                        .fetch_all(self.reader())
+                        .await?
+                        .iter()
+                        .map(|r| M::map(r))
                         .collect()
                 }
 
@@ -438,9 +447,6 @@ macro_rules! impl_store {
                     ids: Option<&[TrackerId]>,
                     table: &'static str,
                 ) -> Result<Vec<(Tracker, Option<String>)>> {
-                    fn joined(row: &DbRow) -> Result<(Tracker, Option<String>)> {
-                        Ok((shared::tracker_from_row(row)?, row.try_get("state")?))
-                    }
                     // The tracker columns come from the one `tracker_select!`, wrapped, so the
                     // table joins on without a second list of them.
                     let select = |filter: String| {
@@ -455,21 +461,19 @@ macro_rules! impl_store {
                         )
                     };
                     let account_param = shared::params(Self::NUMBERED_PARAMS, 1, 1);
+                    type Joined = shared::TrackerWithJson;
                     let Some(ids) = ids else {
                         let sql = select(format!("{account_param} AND NOT t.deleted"));
-                        return self.all(sqlx::query(&sql).bind(account.0), joined).await;
+                        return self.rows::<Joined>(sql, vec![account.0]).await;
                     };
-                    let ids: Vec<i64> = ids.iter().map(|t| t.0).collect();
                     let mut out = Vec::with_capacity(ids.len());
                     for chunk in ids.chunks(STATE_CHUNK) {
                         let sql = select(format!(
                             "{account_param} AND t.id IN ({})",
                             shared::params(Self::NUMBERED_PARAMS, 2, chunk.len())
                         ));
-                        out.extend(
-                            self.all(bind_ids(sqlx::query(&sql).bind(account.0), chunk), joined)
-                                .await?,
-                        );
+                        let args = std::iter::once(account.0).chain(chunk.iter().map(|t| t.0));
+                        out.extend(self.rows::<Joined>(sql, args.collect()).await?);
                     }
                     Ok(out)
                 }
@@ -1352,9 +1356,9 @@ macro_rules! impl_store {
                     limit: u32,
                 ) -> Result<Vec<Point>> {
                     let sql = concat!("SELECT ", point_columns!(), point_range_sql!());
-                    self.all(
-                        point_range(sql, tracker, from, to, limit),
-                        shared::point_from_row,
+                    self.rows::<shared::WholePoint>(
+                        sql.into(),
+                        range_args(tracker, from, to, limit),
                     )
                     .await
                 }
@@ -1371,9 +1375,9 @@ macro_rules! impl_store {
                         $crate::shared::store_impl::track_point_columns!(),
                         point_range_sql!()
                     );
-                    self.all(
-                        point_range(sql, tracker, from, to, limit),
-                        shared::track_point_from_row,
+                    self.rows::<shared::TrackPoint>(
+                        sql.into(),
+                        range_args(tracker, from, to, limit),
                     )
                     .await
                 }

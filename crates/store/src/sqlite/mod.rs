@@ -13,10 +13,12 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 
 mod checkpoint;
+mod direct;
 
 use crate::shared::{impl_counters, impl_store, migrations, Migration};
 use crate::{Result, StoreError};
 use checkpoint::Checkpointer;
+use direct::DirectReaders;
 
 const MIGRATIONS: &[Migration] = migrations!("sqlite");
 
@@ -76,6 +78,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// Files only: an in-memory database has no WAL.
     checkpointer: Option<Checkpointer>,
+    /// Files only: an in-memory database is its one connection's alone.
+    direct: Option<DirectReaders>,
 }
 
 impl SqliteStore {
@@ -129,6 +133,7 @@ impl SqliteStore {
                 reader: pool.clone(),
                 writer: pool,
                 checkpointer: None,
+                direct: None,
             }
         } else {
             // The writer connects first: it creates the file and switches it to WAL.
@@ -139,10 +144,19 @@ impl SqliteStore {
                 .connect_with(options.clone().pragma("mmap_size", READER_MMAP_BYTES))
                 .await?;
             let checkpointer = Some(Checkpointer::start(&options).await?);
+            let direct = DirectReaders::new(
+                options.get_filename().to_path_buf(),
+                format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA cache_size = {CACHE_SIZE}; \
+                     PRAGMA mmap_size = {READER_MMAP_BYTES};",
+                    BUSY_TIMEOUT.as_millis()
+                ),
+            );
             SqliteStore {
                 writer,
                 reader,
                 checkpointer,
+                direct: Some(direct),
             }
         };
         store.migrate(MIGRATIONS).await?;
@@ -176,6 +190,19 @@ impl SqliteStore {
     /// one writer connection.
     async fn begin_ingest(&self) -> Result<Transaction<'static, Sqlite>> {
         self.begin_write().await
+    }
+
+    /// A read with integer parameters: on the direct readers of a file, through sqlx for an
+    /// in-memory database.
+    async fn rows<M: crate::shared::RowMap>(
+        &self,
+        sql: String,
+        args: Vec<i64>,
+    ) -> Result<Vec<M::Out>> {
+        match &self.direct {
+            Some(direct) => direct.rows::<M>(sql, args).await,
+            None => self.sqlx_rows::<M>(&sql, &args).await,
+        }
     }
 
     /// After an ingest commit: its pages are copied into the database file beside the
@@ -302,6 +329,7 @@ mod tests {
             writer: pool.clone(),
             reader: pool,
             checkpointer: None,
+            direct: None,
         };
         let before: Vec<Migration> = MIGRATIONS
             .iter()

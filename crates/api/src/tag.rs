@@ -154,7 +154,8 @@ pub async fn search(ctx: Ctx) -> Result<Reply, ApiError> {
             let bound: HashSet<i64> = t.tag_bindings.iter().map(|b| b.tag_id.0).collect();
             !wanted.is_empty() && wanted.is_subset(&bound)
         })
-        .map(|t| tracker::render(t, true))
+        // A tracker object always serializes (its keys are names).
+        .map(|t| serde_json::to_value(tracker::render(t, true)).unwrap_or(Value::Null))
         .collect();
     let mut result = Map::new();
     for ty in ENTITY_TYPES {

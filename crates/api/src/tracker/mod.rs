@@ -15,7 +15,7 @@ pub mod tags;
 
 use std::collections::HashSet;
 
-use serde_json::{json, Value};
+use serde::Serialize;
 use trackd_core::catalog;
 use trackd_core::tracker::Tracker;
 use trackd_core::TrackerId;
@@ -50,38 +50,70 @@ pub fn not_clone(tracker: &Tracker) -> Result<(), ApiError> {
 }
 
 /// The tracker object; `tag_bindings` only where Navixy returns them (list, register,
-/// replace).
-pub fn render(tracker: &Tracker, with_tags: bool) -> Value {
+/// replace). Serialized straight from the tracker: `tracker/list` answers thousands. Fields
+/// in the order of a JSON object's keys elsewhere (alphabetical).
+#[derive(Serialize)]
+pub struct TrackerObject<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    avatar_file_name: Option<&'a str>,
+    clone: bool,
+    group_id: i64,
+    id: i64,
+    label: &'a str,
+    source: SourceObject<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag_bindings: Option<Vec<BindingObject>>,
+}
+
+#[derive(Serialize)]
+struct SourceObject<'a> {
+    blocked: bool,
+    creation_date: &'a str,
+    device_id: &'a str,
+    id: i64,
+    model: &'a str,
+    phone: Option<&'a str>,
+    status_listing_id: Option<i64>,
+    tariff_end_date: Option<&'a str>,
+    tariff_id: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct BindingObject {
+    ordinal: i32,
+    tag_id: i64,
+}
+
+pub fn render(tracker: &Tracker, with_tags: bool) -> TrackerObject<'_> {
     let s = &tracker.source;
-    let mut v = json!({
-        "id": tracker.id.0,
-        "label": tracker.label,
-        "clone": tracker.clone,
-        "group_id": tracker.group_id.0,
-        "source": {
-            "id": s.id.0,
-            "device_id": s.device_id,
-            "model": s.model,
-            "blocked": s.blocked,
-            "tariff_id": s.tariff_id,
-            "status_listing_id": s.status_listing_id,
-            "creation_date": s.creation_date,
-            "tariff_end_date": s.tariff_end_date,
-            "phone": s.phone,
+    TrackerObject {
+        avatar_file_name: tracker.avatar_file_name.as_deref(),
+        clone: tracker.clone,
+        group_id: tracker.group_id.0,
+        id: tracker.id.0,
+        label: &tracker.label,
+        source: SourceObject {
+            blocked: s.blocked,
+            creation_date: &s.creation_date,
+            device_id: &s.device_id,
+            id: s.id.0,
+            model: &s.model,
+            phone: s.phone.as_deref(),
+            status_listing_id: s.status_listing_id,
+            tariff_end_date: s.tariff_end_date.as_deref(),
+            tariff_id: s.tariff_id,
         },
-    });
-    if let Some(avatar) = &tracker.avatar_file_name {
-        v["avatar_file_name"] = json!(avatar);
+        tag_bindings: with_tags.then(|| {
+            tracker
+                .tag_bindings
+                .iter()
+                .map(|b| BindingObject {
+                    ordinal: b.ordinal,
+                    tag_id: b.tag_id.0,
+                })
+                .collect()
+        }),
     }
-    if with_tags {
-        let bindings: Vec<Value> = tracker
-            .tag_bindings
-            .iter()
-            .map(|b| json!({"tag_id": b.tag_id.0, "ordinal": b.ordinal}))
-            .collect();
-        v["tag_bindings"] = Value::Array(bindings);
-    }
-    v
 }
 
 /// `tracker/read`: a blocked tracker is readable.
@@ -90,7 +122,7 @@ pub async fn read(ctx: Ctx) -> Result<Reply, ApiError> {
     let id = c.int("tracker_id");
     c.done()?;
     let tracker = find(&ctx, id).await?;
-    Ok(Reply::ok().with("value", render(&tracker, false)))
+    Ok(Reply::ok().with_serialized("value", &render(&tracker, false)))
 }
 
 /// `tracker/list`, optionally only trackers whose label contains any of `labels`.
@@ -113,7 +145,7 @@ pub async fn list(ctx: Ctx) -> Result<Reply, ApiError> {
     let trackers = ctx.store().trackers(ctx.account()?).await?;
     let needles: Option<Vec<String>> =
         labels.map(|ls| ls.iter().map(|l| l.to_lowercase()).collect());
-    let list: Vec<Value> = trackers
+    let list: Vec<TrackerObject> = trackers
         .iter()
         .filter(|t| match &needles {
             None => true,
@@ -124,7 +156,7 @@ pub async fn list(ctx: Ctx) -> Result<Reply, ApiError> {
         })
         .map(|t| render(t, true))
         .collect();
-    Ok(Reply::ok().with("list", list))
+    Ok(Reply::ok().with_serialized("list", &list))
 }
 
 /// `tracker/corrupt`: deletes the tracker and frees its device ID and phone for a new

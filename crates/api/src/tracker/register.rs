@@ -165,7 +165,7 @@ pub async fn register(ctx: Ctx) -> Result<Reply, ApiError> {
         bundle_imei: None,
     };
     let tracker = ctx.store().create_tracker(&new, &registration).await?;
-    Ok(Reply::ok().with("value", render(&tracker, true)))
+    Ok(Reply::ok().with_serialized("value", &render(&tracker, true)))
 }
 
 /// The bundle with this IMEI, if it is not used yet: 201 otherwise; 220 when its model is
@@ -210,7 +210,7 @@ pub async fn register_quick(ctx: Ctx) -> Result<Reply, ApiError> {
         bundle_imei: Some(bundle.imei),
     };
     let tracker = ctx.store().create_tracker(&new, &registration).await?;
-    Ok(Reply::ok().with("value", render(&tracker, true)))
+    Ok(Reply::ok().with_serialized("value", &render(&tracker, true)))
 }
 
 /// The tracker to replace the device of: 204 when missing, 266 for a clone or a blocked one.
@@ -255,7 +255,7 @@ pub async fn replace(ctx: Ctx) -> Result<Reply, ApiError> {
         replaced_at: now,
     };
     let tracker = ctx.store().replace(tracker.id, &replacement).await?;
-    Ok(Reply::ok().with("value", render(&tracker, true)))
+    Ok(Reply::ok().with_serialized("value", &render(&tracker, true)))
 }
 
 /// `tracker/replace_quick`: the new device is a bundle.
@@ -280,5 +280,5 @@ pub async fn replace_quick(ctx: Ctx) -> Result<Reply, ApiError> {
         replaced_at: now,
     };
     let tracker = ctx.store().replace(tracker.id, &replacement).await?;
-    Ok(Reply::ok().with("value", render(&tracker, true)))
+    Ok(Reply::ok().with_serialized("value", &render(&tracker, true)))
 }

@@ -7,11 +7,12 @@ pub(crate) mod store_impl;
 
 pub(crate) use counter_impl::impl_counters;
 pub(crate) use rows::{
-    activation_code_from_row, binding_from_row, bundle_from_row, group_from_row, parse_state,
-    point_from_row, sensor_from_row, session_from_row, tag_from_row, tracker_from_row,
-    user_from_row,
+    activation_code_from_row, bundle_from_row, group_from_row, parse_state, point_from_row,
+    sensor_from_row, session_from_row, tag_from_row, tracker_from_row, user_from_row,
 };
-pub(crate) use rows::{Cols, RowMap, TrackPoint, TrackerWithJson, WholePoint};
+pub(crate) use rows::{
+    BindingRow, Cols, RowMap, TrackPoint, TrackerRow, TrackerWithJson, WholePoint,
+};
 pub(crate) use store_impl::impl_store;
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -79,6 +79,26 @@ impl RowMap for WholePoint {
     }
 }
 
+/// A tracker (`tracker_select!`), its tag bindings not yet read.
+pub(crate) struct TrackerRow;
+
+impl RowMap for TrackerRow {
+    type Out = Tracker;
+    fn map(r: &impl Cols) -> Result<Tracker> {
+        tracker_from_row(r)
+    }
+}
+
+/// A tag binding with its tracker's ID.
+pub(crate) struct BindingRow;
+
+impl RowMap for BindingRow {
+    type Out = (TrackerId, TagBinding);
+    fn map(r: &impl Cols) -> Result<Self::Out> {
+        binding_from_row(r)
+    }
+}
+
 /// A tracker with the `state` of a per-tracker JSON table joined on.
 pub(crate) struct TrackerWithJson;
 

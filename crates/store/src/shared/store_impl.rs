@@ -534,11 +534,9 @@ macro_rules! impl_store {
                              tracker_id IN ({}) ORDER BY tracker_id, ordinal",
                             shared::param_list(1, chunk.len())
                         );
-                        for row in bind_ids(sqlx::query(&sql), chunk)
-                            .fetch_all(self.reader())
-                            .await?
+                        for (tracker, binding) in
+                            self.rows::<shared::BindingRow>(sql, chunk.to_vec()).await?
                         {
-                            let (tracker, binding) = shared::binding_from_row(&row)?;
                             if let Some(t) =
                                 index.get(&tracker.0).and_then(|i| trackers.get_mut(*i))
                             {
@@ -841,15 +839,12 @@ macro_rules! impl_store {
                 }
 
                 async fn trackers(&self, account: UserId) -> Result<Vec<Tracker>> {
+                    let sql = concat!(
+                        tracker_select!(),
+                        "WHERE t.user_id = $1 AND NOT t.deleted ORDER BY t.id"
+                    );
                     let trackers = self
-                        .all(
-                            sqlx::query(concat!(
-                                tracker_select!(),
-                                "WHERE t.user_id = $1 AND NOT t.deleted ORDER BY t.id"
-                            ))
-                            .bind(account.0),
-                            shared::tracker_from_row,
-                        )
+                        .rows::<shared::TrackerRow>(sql.into(), vec![account.0])
                         .await?;
                     self.with_bindings(trackers).await
                 }

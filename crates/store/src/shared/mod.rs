@@ -79,6 +79,15 @@ macro_rules! migrations {
                     "/0007_points_in_arrival_order.sql"
                 )),
             },
+            Migration {
+                version: 8,
+                name: "live_source_indexes",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0008_live_source_indexes.sql"
+                )),
+            },
         ]
     };
 }

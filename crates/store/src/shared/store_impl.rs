@@ -36,6 +36,18 @@ macro_rules! tracker_select {
 }
 pub(crate) use tracker_select;
 
+/// A device's live trackers: every device login asks. `NOT corrupted` is the condition of
+/// the partial index of live device IDs, which each backend uses only when the query repeats
+/// it (a test on SQLite checks the plan).
+pub(crate) const TRACKERS_BY_DEVICE_ID: &str = concat!(
+    tracker_select!(),
+    "WHERE s.device_id = $1 AND NOT s.corrupted AND NOT t.deleted ORDER BY t.id"
+);
+
+/// Whether a live source has the phone: by the partial index of live phones, as above.
+pub(crate) const PHONE_IN_USE: &str =
+    "SELECT id FROM sources WHERE phone = $1 AND NOT corrupted LIMIT 1";
+
 /// The columns of `points`, in the order `bind_point` binds them and `point_from_row` needs.
 macro_rules! point_columns {
     () => {
@@ -862,12 +874,8 @@ macro_rules! impl_store {
                 async fn trackers_by_device_id(&self, device_id: &str) -> Result<Vec<Tracker>> {
                     let trackers = self
                         .all(
-                            sqlx::query(concat!(
-                                tracker_select!(),
-                                "WHERE s.device_id = $1 AND NOT s.corrupted AND NOT \
-                                 t.deleted ORDER BY t.id"
-                            ))
-                            .bind(device_id),
+                            sqlx::query($crate::shared::store_impl::TRACKERS_BY_DEVICE_ID)
+                                .bind(device_id),
                             shared::tracker_from_row,
                         )
                         .await?;
@@ -875,13 +883,11 @@ macro_rules! impl_store {
                 }
 
                 async fn phone_in_use(&self, phone: &str) -> Result<bool> {
-                    let found: Option<i64> = sqlx::query_scalar(
-                        "SELECT id FROM sources WHERE phone = $1 AND NOT corrupted \
-                         LIMIT 1",
-                    )
-                    .bind(phone)
-                    .fetch_optional(self.reader())
-                    .await?;
+                    let found: Option<i64> =
+                        sqlx::query_scalar($crate::shared::store_impl::PHONE_IN_USE)
+                            .bind(phone)
+                            .fetch_optional(self.reader())
+                            .await?;
                     Ok(found.is_some())
                 }
 

@@ -266,6 +266,41 @@ mod tests {
         Ok(())
     }
 
+    /// A device login looks its trackers up by device ID, and registration checks a phone:
+    /// each must search the partial index of live sources, not scan every tracker.
+    #[tokio::test]
+    async fn device_and_phone_lookups_use_the_live_indexes() -> Result<()> {
+        use crate::shared::store_impl::{PHONE_IN_USE, TRACKERS_BY_DEVICE_ID};
+        let store = SqliteStore::open("sqlite::memory:").await?;
+        for (sql, index) in [
+            (TRACKERS_BY_DEVICE_ID, "sources_live_device_id"),
+            (PHONE_IN_USE, "sources_live_phone"),
+        ] {
+            let plan = explain(&store, sql).await?;
+            assert!(
+                plan.iter().any(|step| step.contains(index)),
+                "{sql}: {plan:?}"
+            );
+            assert!(
+                !plan.iter().any(|step| step.starts_with("SCAN")),
+                "{sql}: {plan:?}"
+            );
+        }
+        Ok(())
+    }
+
+    /// The steps of SQLite's plan for `sql`, its one parameter bound.
+    async fn explain(store: &SqliteStore, sql: &str) -> Result<Vec<String>> {
+        use sqlx::Row;
+        let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .bind("1")
+            .fetch_all(store.reader())
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("detail")?))
+            .collect()
+    }
+
     fn temp_path() -> (tempfile::TempDir, String) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db").to_string_lossy().into_owned();

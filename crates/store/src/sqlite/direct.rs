@@ -151,3 +151,70 @@ getters! {
     bool, opt_bool: bool;
     string, opt_string: String;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Number;
+
+    impl RowMap for Number {
+        type Out = (i64, Option<String>);
+        fn map(r: &impl Cols) -> Result<Self::Out> {
+            Ok((r.i64("n")?, r.opt_string("name")?))
+        }
+    }
+
+    fn database() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("direct.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER, name TEXT); \
+             INSERT INTO t VALUES (1, 'one'), (2, NULL), (3, 'three');",
+        )
+        .unwrap();
+        (dir, path)
+    }
+
+    #[tokio::test]
+    async fn reads_rows_by_column_name_with_parameters_in_order() {
+        let (_dir, path) = database();
+        let readers = DirectReaders::new(path, "PRAGMA busy_timeout = 100;".into());
+        let rows = readers
+            .rows::<Number>(
+                "SELECT name, n FROM t WHERE n >= ? AND n <= ? ORDER BY n".into(),
+                vec![2, 3],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows, [(2, None), (3, Some("three".to_owned()))]);
+        assert_eq!(lock(&readers.idle).len(), 1, "the connection is lent again");
+    }
+
+    #[tokio::test]
+    async fn cannot_write_and_says_why() {
+        let (_dir, path) = database();
+        let readers = DirectReaders::new(path, String::new());
+        let err = readers
+            .rows::<Number>("DELETE FROM t RETURNING n, NULL AS name".into(), vec![])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Database(m) if m.contains("readonly")),
+            "{err}"
+        );
+        assert!(
+            lock(&readers.idle).is_empty(),
+            "a failed connection is dropped"
+        );
+        let missing = readers
+            .rows::<Number>("SELECT n FROM t".into(), vec![])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&missing, StoreError::Database(m) if m.contains("no column name")),
+            "{missing}"
+        );
+    }
+}

@@ -466,7 +466,7 @@ macro_rules! impl_store {
                             concat!(
                                 "SELECT x.*, j.state FROM (",
                                 $crate::shared::store_impl::tracker_select!(),
-                                "WHERE t.user_id = {}) x LEFT JOIN {} j ON j.tracker_id = x.id \
+                                "WHERE {}) x LEFT JOIN {} j ON j.tracker_id = x.id \
                                  ORDER BY x.id"
                             ),
                             filter, table
@@ -475,13 +475,17 @@ macro_rules! impl_store {
                     let account_param = shared::params(Self::NUMBERED_PARAMS, 1, 1);
                     type Joined = shared::TrackerWithJson;
                     let Some(ids) = ids else {
-                        let sql = select(format!("{account_param} AND NOT t.deleted"));
+                        let sql = select(format!("t.user_id = {account_param} AND NOT t.deleted"));
                         return self.rows::<Joined>(sql, vec![account.0]).await;
                     };
                     let mut out = Vec::with_capacity(ids.len());
                     for chunk in ids.chunks(STATE_CHUNK) {
+                        // The unary plus keeps SQLite off the (user_id, id) index: found by
+                        // primary key instead, the trackers come in ID order, so there is one
+                        // search per tracker rather than two, and no sort (2,000 trackers'
+                        // query 3.2-4.1 ms -> 1.8-2.4 ms). PostgreSQL reads it as it did.
                         let sql = select(format!(
-                            "{account_param} AND t.id IN ({})",
+                            "+t.user_id = {account_param} AND t.id IN ({})",
                             shared::params(Self::NUMBERED_PARAMS, 2, chunk.len())
                         ));
                         let args = std::iter::once(account.0).chain(chunk.iter().map(|t| t.0));

@@ -59,54 +59,39 @@ pub(crate) trait RowMap {
     fn map(r: &impl Cols) -> Result<Self::Out>;
 }
 
-/// A point of a track (`track_point_columns!`).
-pub(crate) struct TrackPoint;
+/// Declares row mappings, each a type named for what its rows are and the function that
+/// reads one.
+macro_rules! row_maps {
+    ($($(#[$doc:meta])* $name:ident: $out:ty = $read:path;)*) => {
+        $(
+            $(#[$doc])*
+            pub(crate) struct $name;
 
-impl RowMap for TrackPoint {
-    type Out = Point;
-    fn map(r: &impl Cols) -> Result<Point> {
-        track_point_from_row(r)
-    }
+            impl RowMap for $name {
+                type Out = $out;
+                fn map(r: &impl Cols) -> Result<$out> {
+                    $read(r)
+                }
+            }
+        )*
+    };
 }
 
-/// A whole point (`point_columns!`).
-pub(crate) struct WholePoint;
-
-impl RowMap for WholePoint {
-    type Out = Point;
-    fn map(r: &impl Cols) -> Result<Point> {
-        point_from_row(r)
-    }
+row_maps! {
+    /// A point of a track (`track_point_columns!`).
+    TrackPoint: Point = track_point_from_row;
+    /// A whole point (`point_columns!`).
+    WholePoint: Point = point_from_row;
+    /// A tracker (`tracker_select!`), its tag bindings not yet read.
+    TrackerRow: Tracker = tracker_from_row;
+    /// A tag binding with its tracker's ID.
+    BindingRow: (TrackerId, TagBinding) = binding_from_row;
+    /// A tracker with the `state` of a per-tracker JSON table joined on.
+    TrackerWithJson: (Tracker, Option<String>) = tracker_with_json;
 }
 
-/// A tracker (`tracker_select!`), its tag bindings not yet read.
-pub(crate) struct TrackerRow;
-
-impl RowMap for TrackerRow {
-    type Out = Tracker;
-    fn map(r: &impl Cols) -> Result<Tracker> {
-        tracker_from_row(r)
-    }
-}
-
-/// A tag binding with its tracker's ID.
-pub(crate) struct BindingRow;
-
-impl RowMap for BindingRow {
-    type Out = (TrackerId, TagBinding);
-    fn map(r: &impl Cols) -> Result<Self::Out> {
-        binding_from_row(r)
-    }
-}
-
-/// A tracker with the `state` of a per-tracker JSON table joined on.
-pub(crate) struct TrackerWithJson;
-
-impl RowMap for TrackerWithJson {
-    type Out = (Tracker, Option<String>);
-    fn map(r: &impl Cols) -> Result<Self::Out> {
-        Ok((tracker_from_row(r)?, r.opt_string("state")?))
-    }
+fn tracker_with_json(r: &impl Cols) -> Result<(Tracker, Option<String>)> {
+    Ok((tracker_from_row(r)?, r.opt_string("state")?))
 }
 
 pub(crate) fn user_from_row(r: &impl Cols) -> Result<User> {

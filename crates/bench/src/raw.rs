@@ -55,11 +55,11 @@ impl RawFigures {
 
 pub async fn sqlite(url: &str, points: Vec<Point>) -> anyhow::Result<RawFigures> {
     let rows = rows(points);
-    // The same settings as trackd's store: WAL, synchronous NORMAL, 64 MiB page cache,
-    // checkpoints every 10,000 pages.
+    // The same settings as trackd's store by default (and in (b)): WAL, synchronous FULL,
+    // 64 MiB page cache, checkpoints every 10,000 pages.
     let options = SqliteConnectOptions::from_str(url)?
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
+        .synchronous(SqliteSynchronous::Full)
         .pragma("cache_size", "-65536")
         .pragma("wal_autocheckpoint", "10000");
     let mut conn = SqliteConnection::connect_with(&options).await?;

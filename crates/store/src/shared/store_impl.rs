@@ -232,12 +232,7 @@ macro_rules! impl_store {
                     for a in args {
                         query = query.bind(*a);
                     }
-                    query
-                        .fetch_all(self.reader())
-                        .await?
-                        .iter()
-                        .map(|r| M::map(r))
-                        .collect()
+                    self.all(query, M::map).await
                 }
 
                 /// Runs one statement on its own; returns the rows it changed.

@@ -132,7 +132,8 @@ contract!(
 );
 
 /// SQLite reads points, tracks and trackers with their states through direct readers of its
-/// file; an in-memory database has no file, and reads them through sqlx.
+/// file, and commits ingest batches through a direct writer; an in-memory database has no
+/// file, and does both through sqlx.
 macro_rules! in_memory {
     ($($name:ident),* $(,)?) => {
         mod sqlite_in_memory {
@@ -153,6 +154,14 @@ in_memory!(
     points_for_a_track_leave_readings_out,
     tracker_states_scoped_and_joined,
     tracker_counters_scoped_and_joined,
+    states_follow_points,
+    states_commit_with_their_points,
+    states_ignore_late_history,
+    states_of_a_batch_of_several_statements,
+    counters_count_in_the_ingest_transaction,
+    counters_late_points_refold,
+    counters_change_dated_before_folded_points,
+    counters_too_late_records_are_stored_not_counted,
 );
 
 // ---------------------------------------------------------------------------------------

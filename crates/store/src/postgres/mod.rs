@@ -83,6 +83,16 @@ impl PgStore {
         self.sqlx_rows::<M>(&sql, &args).await
     }
 
+    /// An ingest commit: through sqlx, on the ingest connection (`begin_ingest`).
+    async fn ingest(
+        &self,
+        sorted: &[&Point],
+        config: &trackd_core::state::StateConfig,
+        counters: &trackd_core::counter::CounterConfig,
+    ) -> Result<u64> {
+        self.ingest_through_sqlx(sorted, config, counters).await
+    }
+
     /// PostgreSQL checkpoints on its own.
     fn ingest_committed(&self) {}
 
@@ -102,10 +112,7 @@ impl PgStore {
     /// Points as one `INSERT ... SELECT FROM UNNEST(...)` with an array per column: 26 bound
     /// parameters for a whole batch instead of 26 a point, which PostgreSQL would each parse
     /// and the multi-row `VALUES` would cap at 1,260 points a statement.
-    async fn insert_points(
-        tx: &mut Transaction<'static, Postgres>,
-        sorted: &[&Point],
-    ) -> Result<u64> {
+    async fn insert_points(tx: &mut Transaction<'_, Postgres>, sorted: &[&Point]) -> Result<u64> {
         let mut c = Columns::with_capacity(sorted.len());
         for p in sorted {
             c.push(p)?;

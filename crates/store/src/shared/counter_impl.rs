@@ -1,13 +1,6 @@
 //! The counters' SQL (DESIGN §3), written once for both backends like `store_impl`:
-//! `impl_counters!(Store, Database)` expands to `impl Counters` and the inherent `count` that
-//! `store_points_and_states` calls inside its transaction.
-//!
-//! How a batch is counted, per tracker: if all its points are newer than the last item the
-//! stored state folded, they fold onto it (the common case: one read and one write of the
-//! state row, and a history row when a bucket closes). Otherwise some point is late: the fold
-//! restarts from the last history checkpoint before it, over the stored points and changes
-//! after the checkpoint (the batch's are already inserted), and rewrites the history it
-//! passes. A counter change dated before the last folded item does the same.
+//! `impl_counters!(Store, Database)` expands to `impl Counters`. How a batch or a change is
+//! counted is `shared::counting`, inside the transaction's `IngestTx`.
 
 macro_rules! impl_counters {
     ($store:ty, $db:ty) => {
@@ -17,286 +10,26 @@ macro_rules! impl_counters {
             use async_trait::async_trait;
             use sqlx::Row as _;
             use trackd_core::counter::{
-                Change, Counter, CounterConfig, CounterState, CounterType, Event, HistoryRow,
-                Item, Sources,
+                Change, Counter, CounterConfig, CounterState, CounterType, Event, Item,
             };
-            use trackd_core::point::Point;
             use trackd_core::sensor::SensorId;
             use trackd_core::tracker::Tracker;
             use trackd_core::{TrackerId, UserId};
 
-            use $crate::shared::store_impl::point_columns;
-            use $crate::shared::{self, bind_ids, IN_CHUNK};
+            use $crate::shared::counting::{self, parse_counter_state, to_json, Counted};
+            use $crate::shared::ingest::PerTracker;
+            use $crate::shared;
             use $crate::traits::Counters;
             use $crate::{Result, StoreError};
 
-            type Tx = sqlx::Transaction<'static, $db>;
-
-            /// History rows per upsert: 7 parameters each.
-            const HISTORY_PER_INSERT: usize = 1000;
-
-            fn to_json<T: serde::Serialize>(tracker: i64, what: &T) -> Result<String> {
-                serde_json::to_string(what).map_err(|e| {
-                    StoreError::Invalid(format!("counters of tracker {tracker}: {e}"))
-                })
-            }
-
-            /// A stored fold. One that no longer parses is refolded from history rather than
-            /// refused: refusing it would fail every batch of the tracker forever.
-            fn parse_counter_state(tracker: i64, text: &str) -> Option<CounterState> {
-                serde_json::from_str(text)
-                    .map_err(|e| {
-                        tracing::warn!(tracker, error = %e, "unreadable counter state; refolding");
-                    })
-                    .ok()
-            }
-
-            /// A row's `type` column.
-            fn type_of(r: &<$db as sqlx::Database>::Row) -> Result<CounterType> {
-                let kind: String = r.try_get("type")?;
-                CounterType::parse(&kind)
-                    .ok_or_else(|| StoreError::Database(format!("unknown counter type '{kind}'")))
-            }
-
-            fn counter_from_row(r: &<$db as sqlx::Database>::Row) -> Result<Counter> {
+            fn counter_from_row(r: &impl shared::Cols) -> Result<Counter> {
                 Ok(Counter {
-                    id: r.try_get("id")?,
-                    tracker_id: TrackerId(r.try_get("tracker_id")?),
-                    counter_type: type_of(r)?,
-                    multiplier: r.try_get("multiplier")?,
-                    sensor_id: r.try_get::<Option<i64>, _>("sensor_id")?.map(SensorId),
+                    id: r.i64("id")?,
+                    tracker_id: TrackerId(r.i64("tracker_id")?),
+                    counter_type: shared::counter_type_from_row(r)?,
+                    multiplier: r.f64("multiplier")?,
+                    sensor_id: r.opt_i64("sensor_id")?.map(SensorId),
                 })
-            }
-
-            /// A tracker's fold after counting, to be written.
-            struct Counted {
-                tracker: i64,
-                state: CounterState,
-                rows: Vec<HistoryRow>,
-            }
-
-            /// Two sorted runs of items as one, in fold order.
-            fn merge<'a>(points: &'a [Point], events: &'a [Event]) -> Vec<Item<'a>> {
-                let mut items: Vec<Item<'a>> = points
-                    .iter()
-                    .map(Item::Point)
-                    .chain(events.iter().map(Item::Event))
-                    .collect();
-                items.sort_by_key(|i| i.key());
-                items
-            }
-
-            impl $store {
-                /// Counts a batch's points (sorted by tracker and time, already inserted)
-                /// into their trackers' counters, inside the batch's transaction.
-                /// `ids` are the trackers of `sorted`, from `trackers_of`.
-                async fn count(
-                    tx: &mut Tx,
-                    sorted: &[&Point],
-                    ids: &[i64],
-                    config: &CounterConfig,
-                ) -> Result<()> {
-                    let mut states = Self::counter_states_in(tx, ids).await?;
-                    let sources = Self::sources_in(tx, ids).await?;
-                    let none = Sources::default();
-                    let mut out = Vec::with_capacity(ids.len());
-                    for group in sorted.chunk_by(|a, b| a.tracker_id == b.tracker_id) {
-                        let id = group[0].tracker_id.0;
-                        let src = sources.get(&id).unwrap_or(&none);
-                        let first = Item::Point(group[0]).key();
-                        let counted = match states.remove(&id) {
-                            // A tracker's first points, or all newer than the fold.
-                            None => Self::fold_onto(id, CounterState::default(), group, src, config),
-                            Some(Some(state)) if first > state.last => {
-                                Self::fold_onto(id, state, group, src, config)
-                            }
-                            Some(Some(state)) => {
-                                // Records too far behind the fold are stored, not counted: a
-                                // refold costs the history after its start, and a clock
-                                // gone wrong (a GPS week rollover dates records 19.6 years
-                                // back) would otherwise refold everything on every batch.
-                                let oldest = state
-                                    .time()
-                                    .map_or(i64::MIN, |t| t.saturating_sub(config.max_late_ms()));
-                                match group.iter().find(|p| p.time >= oldest) {
-                                    Some(p) if Item::Point(p).key() > state.last => {
-                                        Self::fold_onto(id, state, group, src, config)
-                                    }
-                                    Some(p) => Self::refold(tx, id, p.time, src, config).await?,
-                                    None => Counted {
-                                        tracker: id,
-                                        state,
-                                        rows: Vec::new(),
-                                    },
-                                }
-                            }
-                            // A fold that no longer reads: rebuilt from history.
-                            Some(None) => Self::refold(tx, id, first.0, src, config).await?,
-                        };
-                        out.push(counted);
-                    }
-                    Self::save_counted(tx, &out).await
-                }
-
-                fn fold_onto(
-                    tracker: i64,
-                    mut state: CounterState,
-                    points: &[&Point],
-                    sources: &Sources,
-                    config: &CounterConfig,
-                ) -> Counted {
-                    let rows = state.fold(points.iter().map(|p| Item::Point(p)), sources, config);
-                    Counted {
-                        tracker,
-                        state,
-                        rows,
-                    }
-                }
-
-                /// Folds the tracker's items again from the last checkpoint before `time`.
-                async fn refold(
-                    tx: &mut Tx,
-                    tracker: i64,
-                    time: i64,
-                    sources: &Sources,
-                    config: &CounterConfig,
-                ) -> Result<Counted> {
-                    let checkpoint = sqlx::query(
-                        "SELECT time, state FROM counter_history WHERE tracker_id = $1 AND \
-                         time < $2 ORDER BY time DESC LIMIT 1",
-                    )
-                    .bind(tracker)
-                    .bind(time)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                    let start = match checkpoint {
-                        Some(row) => {
-                            let text: String = row.try_get("state")?;
-                            parse_counter_state(tracker, &text)
-                        }
-                        None => None,
-                    };
-                    let mut state = start.unwrap_or_default();
-                    let after = state.time().unwrap_or(i64::MIN);
-                    let points: Vec<Point> = sqlx::query(concat!(
-                        "SELECT ",
-                        point_columns!(),
-                        " FROM points WHERE tracker_id = $1 AND time > $2 ORDER BY time"
-                    ))
-                    .bind(tracker)
-                    .bind(after)
-                    .fetch_all(&mut **tx)
-                    .await?
-                    .iter()
-                    .map(shared::point_from_row)
-                    .collect::<Result<_>>()?;
-                    let events = Self::events_in(tx, tracker, after).await?;
-                    let rows = state.fold(merge(&points, &events), sources, config);
-                    Ok(Counted {
-                        tracker,
-                        state,
-                        rows,
-                    })
-                }
-
-                /// The tracker's counter changes dated at or after `from`, in fold order.
-                async fn events_in(tx: &mut Tx, tracker: i64, from: i64) -> Result<Vec<Event>> {
-                    let rows = sqlx::query(
-                        "SELECT seq, time, type, change FROM counter_events WHERE tracker_id = \
-                         $1 AND time >= $2 ORDER BY time, seq",
-                    )
-                    .bind(tracker)
-                    .bind(from)
-                    .fetch_all(&mut **tx)
-                    .await?;
-                    rows.iter()
-                        .map(|r| {
-                            let change: String = r.try_get("change")?;
-                            Ok(Event {
-                                time: r.try_get("time")?,
-                                seq: r.try_get("seq")?,
-                                counter_type: type_of(r)?,
-                                change: serde_json::from_str(&change).map_err(|e| {
-                                    StoreError::Database(format!("counter_events.change: {e}"))
-                                })?,
-                            })
-                        })
-                        .collect()
-                }
-
-                /// The stored folds of these trackers, rows locked as the state rows are
-                /// (`json_rows`); `Some(None)` for one that does not parse.
-                async fn counter_states_in(
-                    tx: &mut Tx,
-                    ids: &[i64],
-                ) -> Result<HashMap<i64, Option<CounterState>>> {
-                    Ok(Self::json_rows(tx, "counter_state", ids)
-                        .await?
-                        .into_iter()
-                        .map(|(id, text)| (id, parse_counter_state(id, &text)))
-                        .collect())
-                }
-
-                /// The counter sources of these trackers that have sensors.
-                async fn sources_in(tx: &mut Tx, ids: &[i64]) -> Result<HashMap<i64, Sources>> {
-                    let mut sensors = Vec::new();
-                    for chunk in ids.chunks(IN_CHUNK) {
-                        let sql = format!(
-                            "SELECT * FROM sensors WHERE tracker_id IN ({}) ORDER BY \
-                             tracker_id, id",
-                            shared::params(Self::NUMBERED_PARAMS, 1, chunk.len())
-                        );
-                        for row in bind_ids(sqlx::query(&sql), chunk)
-                            .fetch_all(&mut **tx)
-                            .await?
-                        {
-                            sensors.push(shared::sensor_from_row(&row)?);
-                        }
-                    }
-                    Ok(sensors
-                        .chunk_by(|a, b| a.tracker_id == b.tracker_id)
-                        .map(|own| (own[0].tracker_id.0, Sources::of(own)))
-                        .collect())
-                }
-
-                /// Writes the folds and the history rows they produced.
-                async fn save_counted(tx: &mut Tx, counted: &[Counted]) -> Result<()> {
-                    let mut history: Vec<(i64, &HistoryRow, String)> = Vec::new();
-                    for c in counted {
-                        for row in &c.rows {
-                            history.push((c.tracker, row, to_json(c.tracker, &row.state)?));
-                        }
-                    }
-                    for chunk in history.chunks(HISTORY_PER_INSERT) {
-                        let sql = format!(
-                            "INSERT INTO counter_history (tracker_id, bucket, time, odometer, \
-                             engine_hours, fuel_consumed, state) VALUES {} ON CONFLICT \
-                             (tracker_id, bucket) DO UPDATE SET time = excluded.time, \
-                             odometer = excluded.odometer, engine_hours = \
-                             excluded.engine_hours, fuel_consumed = excluded.fuel_consumed, \
-                             state = excluded.state",
-                            shared::value_rows(Self::NUMBERED_PARAMS, chunk.len(), 7)
-                        );
-                        let mut q = sqlx::query(&sql);
-                        for (tracker, row, json) in chunk {
-                            let [odometer, engine_hours, fuel] = row.values;
-                            q = q
-                                .bind(*tracker)
-                                .bind(row.bucket)
-                                .bind(row.time)
-                                .bind(odometer)
-                                .bind(engine_hours)
-                                .bind(fuel)
-                                .bind(json.as_str());
-                        }
-                        q.execute(&mut **tx).await?;
-                    }
-                    let states: Vec<(i64, String)> = counted
-                        .iter()
-                        .map(|c| Ok((c.tracker, to_json(c.tracker, &c.state)?)))
-                        .collect::<Result<_>>()?;
-                    Self::put_json_rows(tx, "counter_state", &states).await
-                }
             }
 
             #[async_trait]
@@ -344,7 +77,7 @@ macro_rules! impl_counters {
                     .bind(to_json(id, &CounterState::default())?)
                     .execute(&mut *tx)
                     .await?;
-                    let state = Self::counter_states_in(&mut tx, &[id])
+                    let state = counting::counter_states(&mut tx, &[id])
                         .await?
                         .remove(&id)
                         .flatten();
@@ -405,7 +138,7 @@ macro_rules! impl_counters {
                         counter_type,
                         change: change.clone(),
                     };
-                    let sources = Self::sources_in(&mut tx, &[id])
+                    let sources = counting::sources(&mut tx, &[id])
                         .await?
                         .remove(&id)
                         .unwrap_or_default();
@@ -420,9 +153,9 @@ macro_rules! impl_counters {
                         }
                         // Dated before what was already folded (a device clock ahead of
                         // the server's), or a state that must be rebuilt.
-                        _ => Self::refold(&mut tx, id, now, &sources, config).await?,
+                        _ => counting::refold(&mut tx, id, now, &sources, config).await?,
                     };
-                    Self::save_counted(&mut tx, &[counted]).await?;
+                    counting::save_counted(&mut tx, &[counted]).await?;
                     tx.commit().await?;
                     Ok(counter)
                 }
@@ -432,7 +165,7 @@ macro_rules! impl_counters {
                     trackers: &[TrackerId],
                 ) -> Result<HashMap<TrackerId, CounterState>> {
                     Ok(self
-                        .read_json_rows("counter_state", trackers)
+                        .read_json_rows(PerTracker::Counters, trackers)
                         .await?
                         .into_iter()
                         .filter_map(|(id, text)| Some((TrackerId(id), parse_counter_state(id, &text)?)))
@@ -445,7 +178,7 @@ macro_rules! impl_counters {
                     ids: &[TrackerId],
                 ) -> Result<Vec<(Tracker, Option<CounterState>)>> {
                     Ok(self
-                        .trackers_joined(account, Some(ids), "counter_state")
+                        .trackers_joined(account, Some(ids), PerTracker::Counters)
                         .await?
                         .into_iter()
                         .map(|(t, state)| {

@@ -2,16 +2,20 @@
 //! (in `store_impl`) the one body of SQL that implements the traits for both.
 
 pub(crate) mod counter_impl;
+pub(crate) mod counting;
+pub(crate) mod ingest;
 mod rows;
 pub(crate) mod store_impl;
 
 pub(crate) use counter_impl::impl_counters;
 pub(crate) use rows::{
-    activation_code_from_row, bundle_from_row, group_from_row, parse_state, point_from_row,
-    sensor_from_row, session_from_row, tag_from_row, tracker_from_row, user_from_row,
+    activation_code_from_row, bundle_from_row, counter_type_from_row, group_from_row, parse_state,
+    point_from_row, sensor_from_row, session_from_row, tag_from_row, tracker_from_row,
+    user_from_row,
 };
 pub(crate) use rows::{
-    BindingRow, Cols, RowMap, TrackPoint, TrackerRow, TrackerWithJson, WholePoint,
+    BindingRow, Cols, EventRow, JsonRow, RowMap, SensorRow, TrackPoint, TrackerRow,
+    TrackerWithJson, WholePoint,
 };
 pub(crate) use store_impl::impl_store;
 
@@ -336,7 +340,7 @@ impl From<sqlx::Error> for StoreError {
 
 /// Which unique value a violated constraint guards. PostgreSQL names the index; SQLite names
 /// the columns (`sources.device_id`), so both spellings contain the words matched here.
-fn conflict_of(what: &str) -> Option<Conflict> {
+pub(crate) fn conflict_of(what: &str) -> Option<Conflict> {
     if what.contains("input_name") || what.contains("input_number") {
         Some(Conflict::SensorInput)
     } else if what.contains("sensor_type") || what.contains("sensors_one_ignition") {

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use trackd_core::account::{Session, SessionKind, User};
+use trackd_core::counter::{CounterType, Event};
 use trackd_core::point::{GsmCell, Point, Position};
 use trackd_core::sensor::{
     Discrete, DiscreteType, GroupType, Kind, Metering, MeteringType, Sensor, SensorDef, SensorId,
@@ -88,6 +89,33 @@ row_maps! {
     BindingRow: (TrackerId, TagBinding) = binding_from_row;
     /// A tracker with the `state` of a per-tracker JSON table joined on.
     TrackerWithJson: (Tracker, Option<String>) = tracker_with_json;
+    /// A row of a per-tracker JSON table: `tracker_id` and `state`.
+    JsonRow: (i64, String) = json_row;
+    /// A sensor (`SELECT *` of `sensors`).
+    SensorRow: Sensor = sensor_from_row;
+    /// A counter change (`seq, time, type, change` of `counter_events`).
+    EventRow: Event = event_from_row;
+}
+
+fn json_row(r: &impl Cols) -> Result<(i64, String)> {
+    Ok((r.i64("tracker_id")?, r.string("state")?))
+}
+
+/// A row's counter `type` column.
+pub(crate) fn counter_type_from_row(r: &impl Cols) -> Result<CounterType> {
+    let kind = r.string("type")?;
+    CounterType::parse(&kind)
+        .ok_or_else(|| StoreError::Database(format!("unknown counter type '{kind}'")))
+}
+
+pub(crate) fn event_from_row(r: &impl Cols) -> Result<Event> {
+    Ok(Event {
+        time: r.i64("time")?,
+        seq: r.i64("seq")?,
+        counter_type: counter_type_from_row(r)?,
+        change: serde_json::from_str(&r.string("change")?)
+            .map_err(bad_json("counter_events.change"))?,
+    })
 }
 
 fn tracker_with_json(r: &impl Cols) -> Result<(Tracker, Option<String>)> {

@@ -100,11 +100,12 @@ macro_rules! impl_store {
 
             use trackd_core::state::{StateConfig, TrackerState};
 
+            use $crate::shared::ingest::{self, HistoryEntry, IngestTx, PerTracker};
             use $crate::shared::store_impl::{
                 point_columns, sensor_columns, tracker_select, LOCK_MIGRATIONS, LOCK_REGISTRATION,
                 POINTS_PER_INSERT, POINT_COLUMNS,
             };
-            use $crate::shared::{self, bind_ids, Migration, IN_CHUNK, STATE_CHUNK};
+            use $crate::shared::{self, bind_ids, Migration, RowMap as _, IN_CHUNK, STATE_CHUNK};
             use $crate::traits::{Points, Registration, Sensors, States, Trackers, Users};
             use $crate::{Result, StoreError};
 
@@ -297,28 +298,13 @@ macro_rules! impl_store {
                     Ok(())
                 }
 
-                /// A batch checked and in key order, `None` when empty. Key order walks the
-                /// key's index (SQLite's, PostgreSQL's) in order, and makes concurrent
-                /// batches on PostgreSQL that share keys wait on them in the same order (no
-                /// deadlock). The sort is stable, so of a point repeated within the batch the
-                /// first is kept, like a retransmission.
-                fn sorted(points: &[Point]) -> Result<Option<Vec<&Point>>> {
-                    if points.is_empty() {
-                        return Ok(None);
-                    }
-                    points.iter().try_for_each(shared::check_point)?;
-                    let mut sorted: Vec<&Point> = points.iter().collect();
-                    sorted.sort_by_key(|p| (p.tracker_id.0, p.time));
-                    Ok(Some(sorted))
-                }
-
                 /// Points by multi-row `VALUES`, as many a statement as the parameter limit
                 /// allows: SQLite's way (each backend's `insert_points` chooses; PostgreSQL
                 /// binds an array per column instead). Each statement's values are built
                 /// while the one before executes on sqlx's worker thread.
                 #[allow(dead_code)]
                 async fn insert_point_values(
-                    tx: &mut sqlx::Transaction<'static, $db>,
+                    tx: &mut sqlx::Transaction<'_, $db>,
                     sorted: &[&Point],
                 ) -> Result<u64> {
                     let values_sql = |rows: usize| {
@@ -380,69 +366,6 @@ macro_rules! impl_store {
                     Ok(new)
                 }
 
-                /// The tracker IDs of `sorted`, in order, each once.
-                fn trackers_of(sorted: &[&Point]) -> Vec<i64> {
-                    let mut ids: Vec<i64> = sorted.iter().map(|p| p.tracker_id.0).collect();
-                    ids.dedup();
-                    ids
-                }
-
-                /// The states of `ids` (the trackers of `sorted`, from `trackers_of`) moved by
-                /// their points, as the rows to store: pure work, done while the points
-                /// insert.
-                fn moved_states(
-                    stored: Vec<(i64, String)>,
-                    ids: &[i64],
-                    sorted: &[&Point],
-                    config: &StateConfig,
-                ) -> Result<Vec<(i64, String)>> {
-                    let mut states: HashMap<i64, TrackerState> = stored
-                        .into_iter()
-                        .map(|(id, text)| (id, shared::parse_state(id, &text)))
-                        .collect();
-                    for p in sorted {
-                        states.entry(p.tracker_id.0).or_default().apply(p, config);
-                    }
-                    ids.iter()
-                        .map(|&id| {
-                            let state = states.remove(&id).unwrap_or_default();
-                            serde_json::to_string(&state)
-                                .map(|json| (id, json))
-                                .map_err(|e| {
-                                    StoreError::Invalid(format!("state of tracker {id}: {e}"))
-                                })
-                        })
-                        .collect()
-                }
-
-                /// The rows of a per-tracker JSON table (`tracker_state`, `counter_state`) for
-                /// these trackers, read with the lock the backend needs (`FOR UPDATE` on
-                /// PostgreSQL, where another node may ingest the same tracker; nothing on
-                /// SQLite, whose writer is alone), in tracker order, so two nodes never
-                /// deadlock on them.
-                pub(crate) async fn json_rows(
-                    tx: &mut sqlx::Transaction<'static, $db>,
-                    table: &'static str,
-                    ids: &[i64],
-                ) -> Result<Vec<(i64, String)>> {
-                    let mut out = Vec::with_capacity(ids.len());
-                    for chunk in ids.chunks(STATE_CHUNK) {
-                        let sql = format!(
-                            "SELECT tracker_id, state FROM {table} WHERE tracker_id IN ({}) \
-                             ORDER BY tracker_id{}",
-                            shared::params(Self::NUMBERED_PARAMS, 1, chunk.len()),
-                            Self::LOCK_ROWS
-                        );
-                        for row in bind_ids(sqlx::query(&sql), chunk)
-                            .fetch_all(&mut **tx)
-                            .await?
-                        {
-                            out.push((row.try_get("tracker_id")?, row.try_get("state")?));
-                        }
-                    }
-                    Ok(out)
-                }
-
                 /// The account's trackers, each with its row of a per-tracker JSON table
                 /// (`tracker_state`, `counter_state`) joined on, in one query ordered by ID:
                 /// all live trackers when `ids` is `None`; else those of `ids` the account
@@ -452,7 +375,7 @@ macro_rules! impl_store {
                     &self,
                     account: UserId,
                     ids: Option<&[TrackerId]>,
-                    table: &'static str,
+                    table: PerTracker,
                 ) -> Result<Vec<(Tracker, Option<String>)>> {
                     // The tracker columns come from the one `tracker_select!`, wrapped, so the
                     // table joins on without a second list of them.
@@ -464,7 +387,8 @@ macro_rules! impl_store {
                                 "WHERE {}) x LEFT JOIN {} j ON j.tracker_id = x.id \
                                  ORDER BY x.id"
                             ),
-                            filter, table
+                            filter,
+                            table.table()
                         )
                     };
                     let account_param = shared::params(Self::NUMBERED_PARAMS, 1, 1);
@@ -493,45 +417,36 @@ macro_rules! impl_store {
                 /// (never waiting for it): one query for up to 2000 trackers.
                 pub(crate) async fn read_json_rows(
                     &self,
-                    table: &'static str,
+                    table: PerTracker,
                     trackers: &[TrackerId],
                 ) -> Result<Vec<(i64, String)>> {
                     let ids: Vec<i64> = trackers.iter().map(|t| t.0).collect();
                     let mut out = Vec::with_capacity(ids.len());
                     for chunk in ids.chunks(STATE_CHUNK) {
                         let sql = format!(
-                            "SELECT tracker_id, state FROM {table} WHERE tracker_id IN ({})",
+                            "SELECT tracker_id, state FROM {} WHERE tracker_id IN ({})",
+                            table.table(),
                             shared::params(Self::NUMBERED_PARAMS, 1, chunk.len())
                         );
-                        for row in bind_ids(sqlx::query(&sql), chunk)
-                            .fetch_all(self.reader())
-                            .await?
-                        {
-                            out.push((row.try_get("tracker_id")?, row.try_get("state")?));
-                        }
+                        out.extend(
+                            self.all(bind_ids(sqlx::query(&sql), chunk), shared::JsonRow::map)
+                                .await?,
+                        );
                     }
                     Ok(out)
                 }
 
-                /// Writes rows of a per-tracker JSON table, replacing what was there.
-                pub(crate) async fn put_json_rows(
-                    tx: &mut sqlx::Transaction<'static, $db>,
-                    table: &'static str,
-                    rows: &[(i64, String)],
-                ) -> Result<()> {
-                    for chunk in rows.chunks(STATE_CHUNK) {
-                        let sql = format!(
-                            "INSERT INTO {table} (tracker_id, state) VALUES {} ON CONFLICT \
-                             (tracker_id) DO UPDATE SET state = excluded.state",
-                            shared::value_rows(Self::NUMBERED_PARAMS, chunk.len(), 2)
-                        );
-                        let mut q = sqlx::query(&sql);
-                        for (id, json) in chunk {
-                            q = q.bind(*id).bind(json.as_str());
-                        }
-                        q.execute(&mut **tx).await?;
-                    }
-                    Ok(())
+                /// One ingest commit through sqlx: PostgreSQL's, and SQLite's in memory.
+                async fn ingest_through_sqlx(
+                    &self,
+                    sorted: &[&Point],
+                    config: &StateConfig,
+                    counters: &trackd_core::counter::CounterConfig,
+                ) -> Result<u64> {
+                    let mut tx = self.begin_ingest().await?;
+                    let new = ingest::write_batch(&mut tx, sorted, config, counters).await?;
+                    tx.commit().await?;
+                    Ok(new)
                 }
 
                 /// Fills in the tag bindings, ordered by ordinal.
@@ -601,6 +516,149 @@ macro_rules! impl_store {
                     }
                     tx.commit().await?;
                     Ok(n)
+                }
+            }
+
+            /// History rows per upsert: 7 parameters each.
+            const HISTORY_PER_INSERT: usize = 1000;
+
+            impl IngestTx for sqlx::Transaction<'_, $db> {
+                async fn json_rows(
+                    &mut self,
+                    table: PerTracker,
+                    ids: &[i64],
+                ) -> Result<Vec<(i64, String)>> {
+                    let mut out = Vec::with_capacity(ids.len());
+                    for chunk in ids.chunks(STATE_CHUNK) {
+                        // In tracker order, so two nodes locking rows never deadlock.
+                        let sql = format!(
+                            "SELECT tracker_id, state FROM {} WHERE tracker_id IN ({}) \
+                             ORDER BY tracker_id{}",
+                            table.table(),
+                            shared::params(<$store>::NUMBERED_PARAMS, 1, chunk.len()),
+                            <$store>::LOCK_ROWS
+                        );
+                        for row in bind_ids(sqlx::query(&sql), chunk)
+                            .fetch_all(&mut **self)
+                            .await?
+                        {
+                            out.push(shared::JsonRow::map(&row)?);
+                        }
+                    }
+                    Ok(out)
+                }
+
+                async fn put_json_rows(
+                    &mut self,
+                    table: PerTracker,
+                    rows: &[(i64, String)],
+                ) -> Result<()> {
+                    for chunk in rows.chunks(STATE_CHUNK) {
+                        let sql = format!(
+                            "INSERT INTO {} (tracker_id, state) VALUES {} ON CONFLICT \
+                             (tracker_id) DO UPDATE SET state = excluded.state",
+                            table.table(),
+                            shared::value_rows(<$store>::NUMBERED_PARAMS, chunk.len(), 2)
+                        );
+                        let mut q = sqlx::query(&sql);
+                        for (id, json) in chunk {
+                            q = q.bind(*id).bind(json.as_str());
+                        }
+                        q.execute(&mut **self).await?;
+                    }
+                    Ok(())
+                }
+
+                /// `side` runs on this thread while the database inserts (sqlx's SQLite
+                /// worker, the PostgreSQL server).
+                async fn insert_points_while<R: Send, F: FnOnce() -> Result<R> + Send>(
+                    &mut self,
+                    sorted: &[&Point],
+                    side: F,
+                ) -> (Result<u64>, Result<R>) {
+                    tokio::join!(<$store>::insert_points(self, sorted), async { side() })
+                }
+
+                async fn sensors(&mut self, ids: &[i64]) -> Result<Vec<Sensor>> {
+                    let mut sensors = Vec::new();
+                    for chunk in ids.chunks(IN_CHUNK) {
+                        let sql = format!(
+                            "SELECT * FROM sensors WHERE tracker_id IN ({}) ORDER BY \
+                             tracker_id, id",
+                            shared::params(<$store>::NUMBERED_PARAMS, 1, chunk.len())
+                        );
+                        for row in bind_ids(sqlx::query(&sql), chunk)
+                            .fetch_all(&mut **self)
+                            .await?
+                        {
+                            sensors.push(shared::sensor_from_row(&row)?);
+                        }
+                    }
+                    Ok(sensors)
+                }
+
+                async fn checkpoint_before(
+                    &mut self,
+                    tracker: i64,
+                    time: i64,
+                ) -> Result<Option<String>> {
+                    let row = sqlx::query(ingest::CHECKPOINT_BEFORE)
+                        .bind(tracker)
+                        .bind(time)
+                        .fetch_optional(&mut **self)
+                        .await?;
+                    Ok(row.map(|r| r.try_get("state")).transpose()?)
+                }
+
+                async fn points_after(&mut self, tracker: i64, after: i64) -> Result<Vec<Point>> {
+                    sqlx::query(ingest::POINTS_AFTER)
+                        .bind(tracker)
+                        .bind(after)
+                        .fetch_all(&mut **self)
+                        .await?
+                        .iter()
+                        .map(shared::point_from_row)
+                        .collect()
+                }
+
+                async fn events_from(
+                    &mut self,
+                    tracker: i64,
+                    from: i64,
+                ) -> Result<Vec<trackd_core::counter::Event>> {
+                    sqlx::query(ingest::EVENTS_FROM)
+                        .bind(tracker)
+                        .bind(from)
+                        .fetch_all(&mut **self)
+                        .await?
+                        .iter()
+                        .map(shared::EventRow::map)
+                        .collect()
+                }
+
+                async fn put_history(&mut self, rows: &[HistoryEntry<'_>]) -> Result<()> {
+                    for chunk in rows.chunks(HISTORY_PER_INSERT) {
+                        let sql = format!(
+                            "{}{}{}",
+                            ingest::HISTORY_INSERT,
+                            shared::value_rows(<$store>::NUMBERED_PARAMS, chunk.len(), 7),
+                            ingest::HISTORY_CONFLICT
+                        );
+                        let mut q = sqlx::query(&sql);
+                        for h in chunk {
+                            let [odometer, engine_hours, fuel] = h.row.values;
+                            q = q
+                                .bind(h.tracker)
+                                .bind(h.row.bucket)
+                                .bind(h.row.time)
+                                .bind(odometer)
+                                .bind(engine_hours)
+                                .bind(fuel)
+                                .bind(h.state.as_str());
+                        }
+                        q.execute(&mut **self).await?;
+                    }
+                    Ok(())
                 }
             }
 
@@ -1339,7 +1397,7 @@ macro_rules! impl_store {
                 // CONFLICT) would save parsing thousands of parameters; SQLite has neither,
                 // so the shared multi-row VALUES stays until a benchmark asks for more.
                 async fn store_points(&self, points: &[Point]) -> Result<u64> {
-                    let Some(sorted) = Self::sorted(points)? else {
+                    let Some(sorted) = ingest::sorted(points)? else {
                         return Ok(0);
                     };
                     let mut tx = self.begin_write().await?;
@@ -1552,22 +1610,10 @@ macro_rules! impl_store {
                     config: &StateConfig,
                     counters: &trackd_core::counter::CounterConfig,
                 ) -> Result<u64> {
-                    let Some(sorted) = Self::sorted(points)? else {
+                    let Some(sorted) = ingest::sorted(points)? else {
                         return Ok(0);
                     };
-                    let mut tx = self.begin_ingest().await?;
-                    // The states are read (and on PostgreSQL locked) first, so that they move
-                    // on this thread while the database inserts the points.
-                    let ids = Self::trackers_of(&sorted);
-                    let stored = Self::json_rows(&mut tx, "tracker_state", &ids).await?;
-                    let (new, states) =
-                        tokio::join!(Self::insert_points(&mut tx, &sorted), async {
-                            Self::moved_states(stored, &ids, &sorted, config)
-                        });
-                    let new = new?;
-                    Self::put_json_rows(&mut tx, "tracker_state", &states?).await?;
-                    Self::count(&mut tx, &sorted, &ids, counters).await?;
-                    tx.commit().await?;
+                    let new = self.ingest(&sorted, config, counters).await?;
                     self.ingest_committed();
                     Ok(new)
                 }
@@ -1577,7 +1623,7 @@ macro_rules! impl_store {
                     trackers: &[TrackerId],
                 ) -> Result<HashMap<TrackerId, TrackerState>> {
                     Ok(self
-                        .read_json_rows("tracker_state", trackers)
+                        .read_json_rows(PerTracker::State, trackers)
                         .await?
                         .into_iter()
                         .map(|(id, text)| (TrackerId(id), shared::parse_state(id, &text)))
@@ -1590,7 +1636,7 @@ macro_rules! impl_store {
                     ids: Option<&[TrackerId]>,
                 ) -> Result<Vec<(Tracker, Option<TrackerState>)>> {
                     Ok(self
-                        .trackers_joined(account, ids, "tracker_state")
+                        .trackers_joined(account, ids, PerTracker::State)
                         .await?
                         .into_iter()
                         .map(|(t, state)| {

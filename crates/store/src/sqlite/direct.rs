@@ -81,28 +81,68 @@ fn open(path: &std::path::Path, settings: &str) -> Result<Connection> {
 }
 
 fn read<M: RowMap>(conn: &Connection, sql: &str, args: &[i64]) -> Result<Vec<M::Out>> {
-    let mut statement = conn.prepare_cached(sql).map_err(error)?;
-    // Named once per read: rusqlite finds a name by asking SQLite for each column's name in
-    // turn, which for a row of 23 columns cost more than reading it.
-    let names: Vec<String> = statement
-        .column_names()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    let mut rows = statement
-        .query(rusqlite::params_from_iter(args))
-        .map_err(error)?;
     let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(error)? {
-        out.push(M::map(&Row { row, names: &names })?);
-    }
+    Prepared::new(conn, sql)?.rows_into::<M>(rusqlite::params_from_iter(args), &mut out)?;
     Ok(out)
 }
 
-/// A busy or locked database is worth a retry; anything else is not.
-fn error(e: rusqlite::Error) -> StoreError {
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+/// A statement prepared (and cached on its connection) with its column names, to run once or
+/// again and again with other parameters.
+pub(super) struct Prepared<'c> {
+    statement: rusqlite::CachedStatement<'c>,
+    /// Named once: rusqlite finds a name by asking SQLite for each column's name in turn,
+    /// which for a row of 23 columns cost more than reading it.
+    names: Vec<String>,
+}
+
+impl<'c> Prepared<'c> {
+    pub fn new(conn: &'c Connection, sql: &str) -> Result<Self> {
+        let statement = conn.prepare_cached(sql).map_err(error)?;
+        let names = statement
+            .column_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        Ok(Prepared { statement, names })
+    }
+
+    /// Runs the statement with `args`, each row mapped by `M` onto `out`.
+    pub fn rows_into<M: RowMap>(
+        &mut self,
+        args: impl rusqlite::Params,
+        out: &mut Vec<M::Out>,
+    ) -> Result<()> {
+        let mut rows = self.statement.query(args).map_err(error)?;
+        while let Some(row) = rows.next().map_err(error)? {
+            out.push(M::map(&Row {
+                row,
+                names: &self.names,
+            })?);
+        }
+        Ok(())
+    }
+}
+
+/// A rusqlite error as sqlx's would be (`From<sqlx::Error>`): busy or locked is worth a
+/// retry; a violated check refuses the values, a foreign key names a missing row, a unique
+/// value a conflict.
+pub(super) fn error(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ffi;
+    let rusqlite::Error::SqliteFailure(failure, _) = &e else {
+        return StoreError::Database(e.to_string());
+    };
+    match failure.extended_code {
+        ffi::SQLITE_CONSTRAINT_CHECK => return StoreError::Invalid(e.to_string()),
+        ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return StoreError::NotFound,
+        ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+            if let Some(c) = crate::shared::conflict_of(&e.to_string()) {
+                return StoreError::Conflict(c);
+            }
+        }
+        _ => {}
+    }
+    match failure.code {
+        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
             StoreError::Unavailable(e.to_string())
         }
         _ => StoreError::Database(e.to_string()),

@@ -14,11 +14,13 @@ use sqlx::{Sqlite, Transaction};
 
 mod checkpoint;
 mod direct;
+mod ingest;
 
 use crate::shared::{impl_counters, impl_store, migrations, Migration};
 use crate::{Result, StoreError};
 use checkpoint::Checkpointer;
 use direct::DirectReaders;
+use ingest::DirectWriter;
 
 const MIGRATIONS: &[Migration] = migrations!("sqlite");
 
@@ -73,6 +75,27 @@ fn take_synchronous(url: &str) -> Result<(String, SqliteSynchronous)> {
     Ok((url, mode))
 }
 
+/// The `synchronous` pragma's value for a mode we accept (`take_synchronous`).
+fn synchronous_pragma(mode: SqliteSynchronous) -> &'static str {
+    match mode {
+        SqliteSynchronous::Normal => "NORMAL",
+        SqliteSynchronous::Off => "OFF",
+        SqliteSynchronous::Extra => "EXTRA",
+        SqliteSynchronous::Full => "FULL",
+    }
+}
+
+/// Runs blocking work on the calling task's thread: as it is on a runtime with only that
+/// thread (the ingest writer's own, a test's), and with the runtime told on a multi-threaded
+/// one, so its other tasks move to another worker meanwhile.
+fn on_this_thread<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
@@ -80,6 +103,8 @@ pub struct SqliteStore {
     checkpointer: Option<Checkpointer>,
     /// Files only: an in-memory database is its one connection's alone.
     direct: Option<DirectReaders>,
+    /// Files only, as `direct`: ingest commits (`ingest`).
+    direct_writer: Option<DirectWriter>,
 }
 
 impl SqliteStore {
@@ -100,10 +125,15 @@ impl SqliteStore {
             SqliteConnectOptions::new().filename(url)
         };
         let memory = url.contains(":memory:") || url.contains("mode=memory");
-        Self::open_with(options.synchronous(synchronous), memory).await
+        Self::open_with(options, synchronous, memory).await
     }
 
-    async fn open_with(options: SqliteConnectOptions, memory: bool) -> Result<Self> {
+    async fn open_with(
+        options: SqliteConnectOptions,
+        synchronous: SqliteSynchronous,
+        memory: bool,
+    ) -> Result<Self> {
+        let options = options.synchronous(synchronous);
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -134,6 +164,7 @@ impl SqliteStore {
                 writer: pool,
                 checkpointer: None,
                 direct: None,
+                direct_writer: None,
             }
         } else {
             // The writer connects first: it creates the file and switches it to WAL.
@@ -152,11 +183,24 @@ impl SqliteStore {
                     BUSY_TIMEOUT.as_millis()
                 ),
             );
+            // The settings of the sqlx writer's connections (above), which this one stands in
+            // for during an ingest commit.
+            let direct_writer = DirectWriter::new(
+                options.get_filename().to_path_buf(),
+                format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA cache_size = {CACHE_SIZE}; \
+                     PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}; \
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = {};",
+                    BUSY_TIMEOUT.as_millis(),
+                    synchronous_pragma(synchronous)
+                ),
+            );
             SqliteStore {
                 writer,
                 reader,
                 checkpointer,
                 direct: Some(direct),
+                direct_writer: Some(direct_writer),
             }
         };
         store.migrate(MIGRATIONS).await?;
@@ -205,6 +249,28 @@ impl SqliteStore {
         }
     }
 
+    /// An ingest commit: on a file, through the direct writer on this thread (see `ingest`);
+    /// in memory, through sqlx.
+    async fn ingest(
+        &self,
+        sorted: &[&trackd_core::point::Point],
+        config: &trackd_core::state::StateConfig,
+        counters: &trackd_core::counter::CounterConfig,
+    ) -> Result<u64> {
+        let Some(direct) = &self.direct_writer else {
+            return self.ingest_through_sqlx(sorted, config, counters).await;
+        };
+        // The sqlx writer's one connection, held as this process's turn to write.
+        let _turn = self.writer.acquire().await?;
+        on_this_thread(|| {
+            direct.write(|tx| {
+                ingest::run_ready(crate::shared::ingest::write_batch(
+                    tx, sorted, config, counters,
+                ))
+            })
+        })
+    }
+
     /// After an ingest commit: its pages are copied into the database file beside the
     /// writer (see `checkpoint`).
     fn ingest_committed(&self) {
@@ -223,7 +289,7 @@ impl SqliteStore {
     /// SQLite has no arrays to bind: multi-row `VALUES`, fast here since its parameters are
     /// bare `?`.
     async fn insert_points(
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Transaction<'_, Sqlite>,
         sorted: &[&trackd_core::point::Point],
     ) -> Result<u64> {
         Self::insert_point_values(tx, sorted).await
@@ -365,6 +431,7 @@ mod tests {
             reader: pool,
             checkpointer: None,
             direct: None,
+            direct_writer: None,
         };
         let before: Vec<Migration> = MIGRATIONS
             .iter()
@@ -435,6 +502,53 @@ mod tests {
                 "the database file stayed at {before} bytes"
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(())
+    }
+
+    /// Ingest commits (the direct writer, blocking its thread) and other writes (the sqlx
+    /// writer) take turns: on a multi-threaded runtime, all of them land.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ingest_and_other_writes_take_turns() -> Result<()> {
+        use crate::{Points, States, Trackers};
+        use trackd_core::counter::CounterConfig;
+        use trackd_core::point::Point;
+        use trackd_core::state::StateConfig;
+        use trackd_core::TrackerId;
+
+        let (_dir, path) = temp_path();
+        let store = std::sync::Arc::new(SqliteStore::open(&path).await?);
+        let ingest = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for batch in 0..20_i64 {
+                    let points: Vec<Point> = (0..100)
+                        .map(|i| Point::empty(TrackerId(1 + i % 10), batch * 1_000 + i, 0))
+                        .collect();
+                    store
+                        .store_points_and_states(
+                            &points,
+                            &StateConfig::default(),
+                            &CounterConfig::default(),
+                        )
+                        .await?;
+                }
+                Ok::<_, StoreError>(())
+            })
+        };
+        for i in 0..20 {
+            store.set_setting(&format!("k{i}"), Some("v")).await?;
+        }
+        ingest
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))??;
+        let mut stored = 0;
+        for t in 1..=10 {
+            stored += store.count_points(TrackerId(t)).await?;
+        }
+        assert_eq!(stored, 2_000);
+        for i in 0..20 {
+            assert_eq!(store.setting(&format!("k{i}")).await?.as_deref(), Some("v"));
         }
         Ok(())
     }

@@ -1,0 +1,200 @@
+//! An ingest commit's work, written once over the reads and writes it makes inside its
+//! transaction (`IngestTx`): the points inserted, each tracker's live state moved by them and
+//! their counters counted (`counting`).
+//!
+//! `IngestTx` is implemented for sqlx transactions (PostgreSQL, and SQLite in memory) in
+//! `store_impl`, and for SQLite's direct writer (`sqlite::ingest`), whose methods do their work
+//! synchronously on the writer's thread.
+
+use std::collections::HashMap;
+
+use trackd_core::counter::{CounterConfig, Event, HistoryRow};
+use trackd_core::point::Point;
+use trackd_core::sensor::Sensor;
+use trackd_core::state::{StateConfig, TrackerState};
+
+use super::counting;
+use crate::{Result, StoreError};
+
+/// A table of one JSON value per tracker, keyed by `tracker_id`, its value in `state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PerTracker {
+    /// `tracker_state`: the live state.
+    State,
+    /// `counter_state`: the counters' fold.
+    Counters,
+}
+
+impl PerTracker {
+    pub fn table(self) -> &'static str {
+        match self {
+            PerTracker::State => "tracker_state",
+            PerTracker::Counters => "counter_state",
+        }
+    }
+}
+
+/// A history row to write, with its tracker and its state as JSON.
+pub(crate) struct HistoryEntry<'a> {
+    pub tracker: i64,
+    pub row: &'a HistoryRow,
+    pub state: String,
+}
+
+/// The last history checkpoint of a tracker before a time (`$1` tracker, `$2` time).
+pub(crate) const CHECKPOINT_BEFORE: &str = "SELECT time, state FROM counter_history WHERE \
+     tracker_id = $1 AND time < $2 ORDER BY time DESC LIMIT 1";
+
+/// A tracker's whole points after a time (`$1` tracker, `$2` time), in time order.
+pub(crate) const POINTS_AFTER: &str = concat!(
+    "SELECT ",
+    crate::shared::store_impl::point_columns!(),
+    " FROM points WHERE tracker_id = $1 AND time > $2 ORDER BY time"
+);
+
+/// A tracker's counter changes dated at or after a time (`$1` tracker, `$2` time), in fold
+/// order.
+pub(crate) const EVENTS_FROM: &str = "SELECT seq, time, type, change FROM counter_events \
+     WHERE tracker_id = $1 AND time >= $2 ORDER BY time, seq";
+
+/// The start of an upsert of history rows; `HISTORY_VALUES` rows of 7 values follow.
+pub(crate) const HISTORY_INSERT: &str = "INSERT INTO counter_history (tracker_id, bucket, \
+     time, odometer, engine_hours, fuel_consumed, state) VALUES ";
+
+/// What ends an upsert of history rows: a bucket written again is replaced.
+pub(crate) const HISTORY_CONFLICT: &str = " ON CONFLICT (tracker_id, bucket) DO UPDATE SET \
+     time = excluded.time, odometer = excluded.odometer, engine_hours = \
+     excluded.engine_hours, fuel_consumed = excluded.fuel_consumed, state = excluded.state";
+
+/// The sensors of a tracker (`$1`), by ID: where its counters read their sources.
+pub(crate) const SENSORS_OF: &str = "SELECT * FROM sensors WHERE tracker_id = $1 ORDER BY id";
+
+/// The reads and writes of an ingest commit (and of a counter change), inside one
+/// transaction. IDs are given in ascending order.
+pub(crate) trait IngestTx {
+    /// The rows of `table` for these trackers, in tracker order; on PostgreSQL locked, since
+    /// another node may ingest the same tracker.
+    async fn json_rows(&mut self, table: PerTracker, ids: &[i64]) -> Result<Vec<(i64, String)>>;
+
+    /// Writes rows of `table`, replacing what was there.
+    async fn put_json_rows(&mut self, table: PerTracker, rows: &[(i64, String)]) -> Result<()>;
+
+    /// Inserts points sorted by tracker and time, keeping a stored point of the same key, and
+    /// meanwhile runs `side`, pure work that needs no transaction; returns how many points
+    /// were new, and what `side` returned.
+    async fn insert_points_while<R: Send, F: FnOnce() -> Result<R> + Send>(
+        &mut self,
+        sorted: &[&Point],
+        side: F,
+    ) -> (Result<u64>, Result<R>);
+
+    /// The sensors of these trackers, by tracker and ID.
+    async fn sensors(&mut self, ids: &[i64]) -> Result<Vec<Sensor>>;
+
+    /// The state of the tracker's last history row before `time` (`CHECKPOINT_BEFORE`).
+    async fn checkpoint_before(&mut self, tracker: i64, time: i64) -> Result<Option<String>>;
+
+    /// The tracker's points after `after` (`POINTS_AFTER`).
+    async fn points_after(&mut self, tracker: i64, after: i64) -> Result<Vec<Point>>;
+
+    /// The tracker's counter changes from `from` on (`EVENTS_FROM`).
+    async fn events_from(&mut self, tracker: i64, from: i64) -> Result<Vec<Event>>;
+
+    /// Upserts history rows (`HISTORY_INSERT`, `HISTORY_CONFLICT`).
+    async fn put_history(&mut self, rows: &[HistoryEntry<'_>]) -> Result<()>;
+}
+
+/// A batch checked and in key order, `None` when empty. Key order walks the key's index
+/// (SQLite's, PostgreSQL's) in order, and makes concurrent batches on PostgreSQL that share
+/// keys wait on them in the same order (no deadlock). The sort is stable, so of a point
+/// repeated within the batch the first is kept, like a retransmission.
+pub(crate) fn sorted(points: &[Point]) -> Result<Option<Vec<&Point>>> {
+    if points.is_empty() {
+        return Ok(None);
+    }
+    points.iter().try_for_each(super::check_point)?;
+    let mut sorted: Vec<&Point> = points.iter().collect();
+    sorted.sort_by_key(|p| (p.tracker_id.0, p.time));
+    Ok(Some(sorted))
+}
+
+/// Stores a sorted batch inside `tx`: its points, the live states they move and the counters
+/// they count. Returns how many points were new.
+pub(crate) async fn write_batch<T: IngestTx>(
+    tx: &mut T,
+    sorted: &[&Point],
+    config: &StateConfig,
+    counters: &CounterConfig,
+) -> Result<u64> {
+    // The states are read (and on PostgreSQL locked) first, so that they move while the
+    // points insert: a commit's every step waits for the one before.
+    let ids = trackers_of(sorted);
+    let stored = tx.json_rows(PerTracker::State, &ids).await?;
+    let (new, states) = tx
+        .insert_points_while(sorted, || moved_states(stored, &ids, sorted, config))
+        .await;
+    let new = new?;
+    tx.put_json_rows(PerTracker::State, &states?).await?;
+    counting::count(tx, sorted, &ids, counters).await?;
+    Ok(new)
+}
+
+/// The tracker IDs of `sorted`, in order, each once.
+fn trackers_of(sorted: &[&Point]) -> Vec<i64> {
+    let mut ids: Vec<i64> = sorted.iter().map(|p| p.tracker_id.0).collect();
+    ids.dedup();
+    ids
+}
+
+/// The states of `ids` (the trackers of `sorted`) moved by their points, as the rows to store.
+fn moved_states(
+    stored: Vec<(i64, String)>,
+    ids: &[i64],
+    sorted: &[&Point],
+    config: &StateConfig,
+) -> Result<Vec<(i64, String)>> {
+    let mut states: HashMap<i64, TrackerState> = stored
+        .into_iter()
+        .map(|(id, text)| (id, super::parse_state(id, &text)))
+        .collect();
+    for p in sorted {
+        states.entry(p.tracker_id.0).or_default().apply(p, config);
+    }
+    ids.iter()
+        .map(|&id| {
+            let state = states.remove(&id).unwrap_or_default();
+            serde_json::to_string(&state)
+                .map(|json| (id, json))
+                .map_err(|e| StoreError::Invalid(format!("state of tracker {id}: {e}")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trackd_core::TrackerId;
+
+    #[test]
+    fn a_batch_sorts_by_key_keeping_the_first_of_a_repeat() {
+        let mut late = Point::empty(TrackerId(1), 10, 1);
+        late.buffered = true;
+        let points = vec![
+            Point::empty(TrackerId(2), 5, 0),
+            Point::empty(TrackerId(1), 10, 0),
+            Point::empty(TrackerId(1), 3, 0),
+            late,
+        ];
+        let sorted = sorted(&points).unwrap().unwrap();
+        let keys: Vec<(i64, i64, bool)> = sorted
+            .iter()
+            .map(|p| (p.tracker_id.0, p.time, p.buffered))
+            .collect();
+        assert_eq!(
+            keys,
+            [(1, 3, false), (1, 10, false), (1, 10, true), (2, 5, false)]
+        );
+        assert_eq!(trackers_of(&sorted), [1, 2]);
+        assert!(super::sorted(&[]).unwrap().is_none());
+    }
+}

@@ -10,7 +10,9 @@
 //!   SQLite a single-connection writer and several WAL readers);
 //! - `begin_write()`: a write transaction (SQLite takes the write lock up front, so a
 //!   read-then-write transaction never fails on lock upgrade); `begin_ingest()`: the ingest
-//!   writer's (on PostgreSQL from a connection of its own, see `PgStore`);
+//!   writer's (on PostgreSQL from a connection of its own, see `PgStore`), and `ingest()`,
+//!   the ingest commit itself (`shared::ingest` over a sqlx transaction, or on a SQLite
+//!   file over the direct writer, `sqlite::ingest`);
 //! - `NUMBERED_PARAMS`: whether the multi-row `INSERT` of points numbers its thousands of
 //!   parameters (`$n`, all PostgreSQL knows) or leaves them bare (`?`, fast on SQLite);
 //! - `serialize(&mut tx, key)`: makes transactions with the same key run one at a time (a

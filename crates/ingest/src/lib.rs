@@ -2,9 +2,12 @@
 //!
 //! Connections hand their points to one writer task through a queue and wait. The writer takes
 //! whatever has queued up while the previous commit ran (group commit), stores it in one
-//! transaction, and only then answers every waiting connection, which acknowledges its device.
-//! One writer keeps one order: a tracker's points are committed in the order they arrived.
-//! The same transaction moves each tracker's live state by the batch's points (DESIGN §1, §4).
+//! transaction, and only once that is durable answers every waiting connection, which
+//! acknowledges its device. A commit may be visible before it is durable (SQLite's WAL is
+//! synced after it, `Durable`): its answers then wait on the shared runtime while the writer
+//! commits the next batch. One writer keeps one order: a tracker's points are committed in
+//! the order they arrived. The same transaction moves each tracker's live state by the
+//! batch's points (DESIGN §1, §4).
 
 pub mod convert;
 
@@ -18,7 +21,7 @@ use trackd_core::counter::CounterConfig;
 use trackd_core::metrics::Metrics;
 use trackd_core::point::Point;
 use trackd_core::state::StateConfig;
-use trackd_store::{Store, StoreError};
+use trackd_store::{Durable, Store, StoreError};
 
 pub use convert::to_point;
 
@@ -89,6 +92,7 @@ impl Ingest {
             config.max_batch_points.max(1),
             Rules { state, counters },
             metrics.clone(),
+            tokio::runtime::Handle::current(),
         );
         Ok((Ingest { tx, metrics }, run_on_own_thread(writer)?))
     }
@@ -134,12 +138,15 @@ fn run_on_own_thread(
     }))
 }
 
+/// `answers` is the runtime the answers of a commit wait on until it is durable: not the
+/// writer's own, which is busy with the next commit.
 async fn writer(
     store: Arc<dyn Store>,
     mut rx: mpsc::Receiver<Submission>,
     max_batch: usize,
     rules: Rules,
     metrics: Arc<Metrics>,
+    answers: tokio::runtime::Handle,
 ) {
     let mut batch: Vec<Submission> = Vec::new();
     let mut points: Vec<Point> = Vec::new();
@@ -179,34 +186,55 @@ async fn writer(
                     let started = Instant::now();
                     let alone = commit(store.as_ref(), own, &rules).await;
                     record(&metrics, started, &alone, own.len());
-                    let _ = s.done.send(
-                        alone
-                            .map(|_| ())
-                            .map_err(|e| IngestError::Commit(e.to_string())),
-                    );
+                    let durable = match alone {
+                        Ok((_, durable)) => durable.wait().await,
+                        Err(e) => Err(e),
+                    };
+                    let _ = s
+                        .done
+                        .send(durable.map_err(|e| IngestError::Commit(e.to_string())));
                 }
-                continue;
             }
-            _ => {}
-        }
-        let answer = result
-            .map(|_| ())
-            .map_err(|e| IngestError::Commit(e.to_string()));
-        for s in batch.drain(..) {
-            // A connection that went away no longer waits for its answer: nothing to do.
-            let _ = s.done.send(answer.clone());
+            Ok((_, durable)) => {
+                let waiting = std::mem::take(&mut batch);
+                answers.spawn(answer_when_durable(durable, waiting));
+            }
+            Err(e) => {
+                let failed = Err(IngestError::Commit(e.to_string()));
+                for s in batch.drain(..) {
+                    // A connection that went away no longer waits for its answer.
+                    let _ = s.done.send(failed.clone());
+                }
+            }
         }
     }
 }
 
-fn record(metrics: &Metrics, started: Instant, result: &Result<u64, StoreError>, points: usize) {
+/// Answers a committed batch's connections once it is durable.
+async fn answer_when_durable(durable: Durable, batch: Vec<Submission>) {
+    let answer = durable
+        .wait()
+        .await
+        .map_err(|e| IngestError::Commit(e.to_string()));
+    for s in batch {
+        // A connection that went away no longer waits for its answer: nothing to do.
+        let _ = s.done.send(answer.clone());
+    }
+}
+
+fn record(
+    metrics: &Metrics,
+    started: Instant,
+    result: &Result<(u64, Durable), StoreError>,
+    points: usize,
+) {
     Metrics::inc(&metrics.commits_total);
     Metrics::add(
         &metrics.commit_latency_us_total,
         u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
     );
     match result {
-        Ok(new) => {
+        Ok((new, _)) => {
             Metrics::add(&metrics.points_total, *new);
             Metrics::add(
                 &metrics.duplicate_points_total,
@@ -222,13 +250,61 @@ fn record(metrics: &Metrics, started: Instant, result: &Result<u64, StoreError>,
 
 /// One commit, retried once after a short pause when the database was only busy: a brief
 /// lock or a pool timeout should not make a whole batch of devices resend.
-async fn commit(store: &dyn Store, points: &[Point], rules: &Rules) -> Result<u64, StoreError> {
+async fn commit(
+    store: &dyn Store,
+    points: &[Point],
+    rules: &Rules,
+) -> Result<(u64, Durable), StoreError> {
     let (state, counters) = (&rules.state, &rules.counters);
-    match store.store_points_and_states(points, state, counters).await {
+    match store
+        .commit_points_and_states(points, state, counters)
+        .await
+    {
         Err(StoreError::Unavailable(_)) => {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            store.store_points_and_states(points, state, counters).await
+            store
+                .commit_points_and_states(points, state, counters)
+                .await
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_batch_is_answered_once_its_commit_is_durable() {
+        let (synced, waiting) = oneshot::channel();
+        let (done, mut answer) = oneshot::channel();
+        let batch = vec![Submission {
+            points: Vec::new(),
+            done,
+        }];
+        let answering = tokio::spawn(answer_when_durable(Durable::after(waiting), batch));
+        tokio::task::yield_now().await;
+        assert!(
+            matches!(answer.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
+            "not answered before the sync"
+        );
+        synced.send(Ok(())).expect("waiting");
+        assert_eq!(answer.await, Ok(Ok(())));
+        answering.await.expect("answered");
+
+        let (failed, waiting) = oneshot::channel();
+        let (done, answer) = oneshot::channel();
+        let batch = vec![Submission {
+            points: Vec::new(),
+            done,
+        }];
+        failed
+            .send(Err(StoreError::Database("EIO".into())))
+            .expect("waiting");
+        answer_when_durable(Durable::after(waiting), batch).await;
+        assert!(
+            matches!(answer.await, Ok(Err(IngestError::Commit(m))) if m.contains("EIO")),
+            "a failed sync fails the batch: its devices resend"
+        );
     }
 }

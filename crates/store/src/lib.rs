@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+mod durable;
 mod error;
 pub mod postgres;
 mod shared;
@@ -14,6 +15,7 @@ pub mod sqlite;
 pub mod testing;
 pub mod traits;
 
+pub use durable::Durable;
 pub use error::{Conflict, StoreError};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

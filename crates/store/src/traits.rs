@@ -14,7 +14,7 @@ use trackd_core::tracker::{
 };
 use trackd_core::{GroupId, TagId, TrackerId, UserId};
 
-use crate::Result;
+use crate::{Durable, Result};
 
 /// Users, sessions, API keys.
 #[async_trait]
@@ -219,6 +219,15 @@ pub trait States: Send + Sync {
         config: &StateConfig,
         counters: &CounterConfig,
     ) -> Result<u64>;
+    /// Commits a batch as [`States::store_points_and_states`] does, but returns once it is
+    /// committed and visible, which may be before it is on disk: [`Durable`] says when it is.
+    /// The ingest writer acknowledges devices on that, and meanwhile commits the next batch.
+    async fn commit_points_and_states(
+        &self,
+        points: &[Point],
+        config: &StateConfig,
+        counters: &CounterConfig,
+    ) -> Result<(u64, Durable)>;
     /// The stored states of these trackers (a tracker without data has none), in one query
     /// for up to 2000 trackers.
     async fn states(&self, trackers: &[TrackerId]) -> Result<HashMap<TrackerId, TrackerState>>;

@@ -89,7 +89,7 @@ impl PgStore {
         sorted: &[&Point],
         config: &trackd_core::state::StateConfig,
         counters: &trackd_core::counter::CounterConfig,
-    ) -> Result<u64> {
+    ) -> Result<(u64, crate::Durable)> {
         self.ingest_through_sqlx(sorted, config, counters).await
     }
 

@@ -438,17 +438,18 @@ macro_rules! impl_store {
                     Ok(out)
                 }
 
-                /// One ingest commit through sqlx: PostgreSQL's, and SQLite's in memory.
+                /// One ingest commit through sqlx: PostgreSQL's, and SQLite's in memory. It
+                /// is durable when it returns.
                 async fn ingest_through_sqlx(
                     &self,
                     sorted: &[&Point],
                     config: &StateConfig,
                     counters: &trackd_core::counter::CounterConfig,
-                ) -> Result<u64> {
+                ) -> Result<(u64, $crate::Durable)> {
                     let mut tx = self.begin_ingest().await?;
                     let new = ingest::write_batch(&mut tx, sorted, config, counters).await?;
                     tx.commit().await?;
-                    Ok(new)
+                    Ok((new, $crate::Durable::now()))
                 }
 
                 /// Fills in the tag bindings, ordered by ordinal.
@@ -1612,12 +1613,25 @@ macro_rules! impl_store {
                     config: &StateConfig,
                     counters: &trackd_core::counter::CounterConfig,
                 ) -> Result<u64> {
-                    let Some(sorted) = ingest::sorted(points)? else {
-                        return Ok(0);
-                    };
-                    let new = self.ingest(&sorted, config, counters).await?;
-                    self.ingest_committed();
+                    let (new, durable) = self
+                        .commit_points_and_states(points, config, counters)
+                        .await?;
+                    durable.wait().await?;
                     Ok(new)
+                }
+
+                async fn commit_points_and_states(
+                    &self,
+                    points: &[Point],
+                    config: &StateConfig,
+                    counters: &trackd_core::counter::CounterConfig,
+                ) -> Result<(u64, $crate::Durable)> {
+                    let Some(sorted) = ingest::sorted(points)? else {
+                        return Ok((0, $crate::Durable::now()));
+                    };
+                    let committed = self.ingest(&sorted, config, counters).await?;
+                    self.ingest_committed();
+                    Ok(committed)
                 }
 
                 async fn states(

@@ -17,7 +17,7 @@ macro_rules! impl_counters {
             use trackd_core::{TrackerId, UserId};
 
             use $crate::shared::counting::{self, parse_counter_state, to_json, Counted};
-            use $crate::shared::ingest::PerTracker;
+            use $crate::shared::ingest::{IngestTx, PerTracker};
             use $crate::shared;
             use $crate::traits::Counters;
             use $crate::{Result, StoreError};
@@ -77,7 +77,7 @@ macro_rules! impl_counters {
                     .bind(to_json(id, &CounterState::default())?)
                     .execute(&mut *tx)
                     .await?;
-                    let state = counting::counter_states(&mut tx, &[id])
+                    let state = IngestTx::counter_states(&mut tx, &[id])
                         .await?
                         .remove(&id)
                         .flatten();
@@ -155,7 +155,7 @@ macro_rules! impl_counters {
                         // the server's), or a state that must be rebuilt.
                         _ => counting::refold(&mut tx, id, now, &sources, config).await?,
                     };
-                    counting::save_counted(&mut tx, &[counted]).await?;
+                    counting::save_counted(&mut tx, vec![counted]).await?;
                     tx.commit().await?;
                     Ok(counter)
                 }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use trackd_core::counter::{CounterConfig, CounterState, Event, HistoryRow, Item, Sources};
 use trackd_core::point::Point;
 
-use super::ingest::{HistoryEntry, IngestTx, PerTracker};
+use super::ingest::{HistoryEntry, IngestTx};
 use crate::{Result, StoreError};
 
 /// A tracker's fold after counting, to be written.
@@ -56,7 +56,7 @@ pub(crate) async fn count<T: IngestTx>(
     ids: &[i64],
     config: &CounterConfig,
 ) -> Result<()> {
-    let mut states = counter_states(tx, ids).await?;
+    let mut states = tx.counter_states(ids).await?;
     let sources = sources(tx, ids).await?;
     let none = Sources::default();
     let mut out = Vec::with_capacity(ids.len());
@@ -92,7 +92,7 @@ pub(crate) async fn count<T: IngestTx>(
         };
         out.push(counted);
     }
-    save_counted(tx, &out).await
+    save_counted(tx, out).await
 }
 
 fn fold_onto(
@@ -134,20 +134,6 @@ pub(crate) async fn refold<T: IngestTx>(
     })
 }
 
-/// The stored folds of these trackers, rows locked as the state rows are; `Some(None)` for
-/// one that does not parse.
-pub(crate) async fn counter_states<T: IngestTx>(
-    tx: &mut T,
-    ids: &[i64],
-) -> Result<HashMap<i64, Option<CounterState>>> {
-    Ok(tx
-        .json_rows(PerTracker::Counters, ids)
-        .await?
-        .into_iter()
-        .map(|(id, text)| (id, parse_counter_state(id, &text)))
-        .collect())
-}
-
 /// The counter sources of these trackers that have sensors.
 pub(crate) async fn sources<T: IngestTx>(tx: &mut T, ids: &[i64]) -> Result<HashMap<i64, Sources>> {
     let sensors = tx.sensors(ids).await?;
@@ -158,9 +144,9 @@ pub(crate) async fn sources<T: IngestTx>(tx: &mut T, ids: &[i64]) -> Result<Hash
 }
 
 /// Writes the folds and the history rows they produced.
-pub(crate) async fn save_counted<T: IngestTx>(tx: &mut T, counted: &[Counted]) -> Result<()> {
+pub(crate) async fn save_counted<T: IngestTx>(tx: &mut T, counted: Vec<Counted>) -> Result<()> {
     let mut history = Vec::new();
-    for c in counted {
+    for c in &counted {
         for row in &c.rows {
             history.push(HistoryEntry {
                 tracker: c.tracker,
@@ -172,9 +158,13 @@ pub(crate) async fn save_counted<T: IngestTx>(tx: &mut T, counted: &[Counted]) -
     if !history.is_empty() {
         tx.put_history(&history).await?;
     }
-    let states: Vec<(i64, String)> = counted
-        .iter()
-        .map(|c| Ok((c.tracker, to_json(c.tracker, &c.state)?)))
+    drop(history);
+    let states = counted
+        .into_iter()
+        .map(|c| {
+            let json = to_json(c.tracker, &c.state)?;
+            Ok((c.tracker, c.state, json))
+        })
         .collect::<Result<_>>()?;
-    tx.put_json_rows(PerTracker::Counters, &states).await
+    tx.put_counter_states(states).await
 }

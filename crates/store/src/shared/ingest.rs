@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use trackd_core::counter::{CounterConfig, Event, HistoryRow};
+use trackd_core::counter::{CounterConfig, CounterState, Event, HistoryRow};
 use trackd_core::point::Point;
 use trackd_core::sensor::Sensor;
 use trackd_core::state::{StateConfig, TrackerState};
@@ -79,6 +79,30 @@ pub(crate) trait IngestTx {
     /// Writes rows of `table`, replacing what was there.
     async fn put_json_rows(&mut self, table: PerTracker, rows: &[(i64, String)]) -> Result<()>;
 
+    /// The live states of these trackers; one without a stored state has none here.
+    async fn states(&mut self, ids: &[i64]) -> Result<HashMap<i64, TrackerState>> {
+        let rows = self.json_rows(PerTracker::State, ids).await?;
+        Ok(parsed(rows, super::parse_state))
+    }
+
+    /// Writes live states, each given with its JSON.
+    async fn put_states(&mut self, states: Vec<(i64, TrackerState, String)>) -> Result<()> {
+        self.put_json_rows(PerTracker::State, &json_of(states))
+            .await
+    }
+
+    /// The counters' folds of these trackers; `None` for one stored that does not parse.
+    async fn counter_states(&mut self, ids: &[i64]) -> Result<HashMap<i64, Option<CounterState>>> {
+        let rows = self.json_rows(PerTracker::Counters, ids).await?;
+        Ok(parsed(rows, counting::parse_counter_state))
+    }
+
+    /// Writes counters' folds, each given with its JSON.
+    async fn put_counter_states(&mut self, states: Vec<(i64, CounterState, String)>) -> Result<()> {
+        self.put_json_rows(PerTracker::Counters, &json_of(states))
+            .await
+    }
+
     /// Inserts points sorted by tracker and time, keeping a stored point of the same key, and
     /// meanwhile runs `side`, pure work that needs no transaction; returns how many points
     /// were new, and what `side` returned.
@@ -102,6 +126,24 @@ pub(crate) trait IngestTx {
 
     /// Upserts history rows (`HISTORY_INSERT`, `HISTORY_CONFLICT`).
     async fn put_history(&mut self, rows: &[HistoryEntry<'_>]) -> Result<()>;
+}
+
+/// Rows of a per-tracker JSON table, each parsed by `parse`.
+pub(crate) fn parsed<S>(
+    rows: Vec<(i64, String)>,
+    parse: impl Fn(i64, &str) -> S,
+) -> HashMap<i64, S> {
+    rows.into_iter()
+        .map(|(id, text)| {
+            let state = parse(id, &text);
+            (id, state)
+        })
+        .collect()
+}
+
+/// The rows of a per-tracker JSON table for states given with their JSON.
+fn json_of<S>(states: Vec<(i64, S, String)>) -> Vec<(i64, String)> {
+    states.into_iter().map(|(id, _, json)| (id, json)).collect()
 }
 
 /// A batch checked and in key order, `None` when empty. Key order walks the key's index
@@ -129,12 +171,12 @@ pub(crate) async fn write_batch<T: IngestTx>(
     // The states are read (and on PostgreSQL locked) first, so that they move while the
     // points insert: a commit's every step waits for the one before.
     let ids = trackers_of(sorted);
-    let stored = tx.json_rows(PerTracker::State, &ids).await?;
+    let stored = tx.states(&ids).await?;
     let (new, states) = tx
         .insert_points_while(sorted, || moved_states(stored, &ids, sorted, config))
         .await;
     let new = new?;
-    tx.put_json_rows(PerTracker::State, &states?).await?;
+    tx.put_states(states?).await?;
     counting::count(tx, sorted, &ids, counters).await?;
     Ok(new)
 }
@@ -146,17 +188,14 @@ fn trackers_of(sorted: &[&Point]) -> Vec<i64> {
     ids
 }
 
-/// The states of `ids` (the trackers of `sorted`) moved by their points, as the rows to store.
+/// The states of `ids` (the trackers of `sorted`) moved by their points, each with the JSON
+/// to store.
 fn moved_states(
-    stored: Vec<(i64, String)>,
+    mut states: HashMap<i64, TrackerState>,
     ids: &[i64],
     sorted: &[&Point],
     config: &StateConfig,
-) -> Result<Vec<(i64, String)>> {
-    let mut states: HashMap<i64, TrackerState> = stored
-        .into_iter()
-        .map(|(id, text)| (id, super::parse_state(id, &text)))
-        .collect();
+) -> Result<Vec<(i64, TrackerState, String)>> {
     for p in sorted {
         states.entry(p.tracker_id.0).or_default().apply(p, config);
     }
@@ -164,7 +203,7 @@ fn moved_states(
         .map(|&id| {
             let state = states.remove(&id).unwrap_or_default();
             serde_json::to_string(&state)
-                .map(|json| (id, json))
+                .map(|json| (id, state, json))
                 .map_err(|e| StoreError::Invalid(format!("state of tracker {id}: {e}")))
         })
         .collect()

@@ -7,20 +7,28 @@
 //! prepared rusqlite statement (BENCHMARKS.md). The caller is the ingest writer, on a thread
 //! and runtime of its own that does nothing else while it commits.
 //!
+//! The live states and counter states a commit writes are kept parsed (`LiveStates`) for the
+//! next commit of the same trackers, which then neither reads nor parses them. They stay
+//! exact while no other connection commits: SQLite's `data_version` says when one did, and
+//! the kept states are dropped then.
+//!
 //! The store's sqlx writer is still the one way in for every other write. While a direct
 //! commit runs it holds that pool's one connection (`SqliteStore::ingest`): in this process
 //! writers take turns in the pool's queue, and never meet SQLite's busy handler, which polls
 //! and could starve a rare API write between back-to-back commits.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
-use trackd_core::counter::Event;
+use trackd_core::counter::{CounterState, Event};
 use trackd_core::point::Point;
 use trackd_core::sensor::Sensor;
+use trackd_core::state::TrackerState;
 
 use super::direct::{error, Prepared};
+use crate::shared::counting::parse_counter_state;
 use crate::shared::ingest::{self, HistoryEntry, IngestTx, PerTracker};
 use crate::shared::store_impl::POINT_COLUMNS;
 use crate::shared::WholePoint;
@@ -29,6 +37,48 @@ use crate::{Result, StoreError};
 
 /// Statements the writer keeps prepared: the ingest commit uses about a dozen.
 const STATEMENT_CACHE: usize = 32;
+/// Trackers whose states are kept at most: about 3 KiB each with its counters (29 MiB more
+/// for 10,000 trackers, measured), so at most about 60 MiB. A larger fleet has the rest read
+/// from the database each commit, as before.
+const LIVE_STATES: usize = 20_000;
+
+/// The states the last commits wrote, parsed, as of a `data_version`.
+#[derive(Default)]
+struct LiveStates {
+    /// `data_version` when they were last known to be the database's.
+    version: Option<i64>,
+    states: HashMap<i64, TrackerState>,
+    counters: HashMap<i64, CounterState>,
+}
+
+impl LiveStates {
+    /// Keeps what a commit wrote, once it is committed.
+    fn keep(&mut self, written: Written) {
+        for (id, state) in written.states {
+            if self.states.len() < LIVE_STATES {
+                self.states.insert(id, state);
+            }
+        }
+        for (id, state) in written.counters {
+            if self.counters.len() < LIVE_STATES {
+                self.counters.insert(id, state);
+            }
+        }
+    }
+}
+
+/// The states a transaction wrote, kept once it commits.
+#[derive(Default)]
+struct Written {
+    states: Vec<(i64, TrackerState)>,
+    counters: Vec<(i64, CounterState)>,
+}
+
+/// The connection with the states its commits wrote.
+struct Writer {
+    conn: Connection,
+    live: LiveStates,
+}
 
 /// A read-write connection to a database file for ingest commits, opened at the first.
 pub(super) struct DirectWriter {
@@ -36,7 +86,7 @@ pub(super) struct DirectWriter {
     settings: String,
     /// `None` before the first commit, and after a commit that left the connection in a
     /// transaction it could not roll back.
-    conn: Mutex<Option<Connection>>,
+    conn: Mutex<Option<Writer>>,
 }
 
 impl DirectWriter {
@@ -54,15 +104,18 @@ impl DirectWriter {
     /// is stored. Blocks the calling thread for the whole commit.
     pub fn write<T>(&self, work: impl FnOnce(&mut DirectTx<'_>) -> Result<T>) -> Result<T> {
         let mut slot = lock(&self.conn);
-        let mut conn = match slot.take() {
-            Some(conn) => conn,
-            None => open(&self.path, &self.settings)?,
+        let mut writer = match slot.take() {
+            Some(writer) => writer,
+            None => Writer {
+                conn: open(&self.path, &self.settings)?,
+                live: LiveStates::default(),
+            },
         };
-        let result = transaction(&mut conn, work);
+        let result = transaction(&mut writer.conn, &mut writer.live, work);
         // Dropping a failed transaction rolls it back; a connection still inside one cannot
         // serve the next commit.
-        if conn.is_autocommit() {
-            *slot = Some(conn);
+        if writer.conn.is_autocommit() {
+            *slot = Some(writer);
         }
         result
     }
@@ -78,6 +131,7 @@ fn open(path: &Path, settings: &str) -> Result<Connection> {
 
 fn transaction<T>(
     conn: &mut Connection,
+    live: &mut LiveStates,
     work: impl FnOnce(&mut DirectTx<'_>) -> Result<T>,
 ) -> Result<T> {
     // IMMEDIATE takes the write lock at BEGIN, as the sqlx writer's transactions do: another
@@ -85,9 +139,28 @@ fn transaction<T>(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(error)?;
-    let mut direct = DirectTx { tx };
+    // Read under the write lock, so no other commit can come between it and this one. Any
+    // other connection's commit (an API write, another process) may have changed a state.
+    let version: i64 = tx
+        .query_row("PRAGMA data_version", [], |r| r.get(0))
+        .map_err(error)?;
+    if live.version != Some(version) {
+        *live = LiveStates {
+            version: Some(version),
+            ..LiveStates::default()
+        };
+    }
+    let mut direct = DirectTx {
+        tx,
+        live,
+        written: Written::default(),
+    };
     let out = work(&mut direct)?;
-    direct.tx.commit().map_err(error)?;
+    let DirectTx { tx, live, written } = direct;
+    tx.commit().map_err(error)?;
+    // The states this commit took from `live` went with a failure above; now it stands,
+    // what it wrote is theirs.
+    live.keep(written);
     Ok(out)
 }
 
@@ -95,6 +168,10 @@ fn transaction<T>(
 /// future, so the futures of `ingest::write_batch` over it never wait (`run_ready`).
 pub(super) struct DirectTx<'c> {
     tx: rusqlite::Transaction<'c>,
+    /// States taken from here are the transaction's; they come back by `written` if it
+    /// commits.
+    live: &'c mut LiveStates,
+    written: Written,
 }
 
 /// Runs a future that cannot wait to its end on this thread: one over a `DirectTx`.
@@ -138,6 +215,17 @@ impl DirectTx<'_> {
         Ok(out)
     }
 
+    /// Writes parsed states by their JSON; returns the parsed ones, to keep once committed.
+    fn put_parsed<S>(
+        &self,
+        table: PerTracker,
+        states: Vec<(i64, S, String)>,
+    ) -> Result<impl Iterator<Item = (i64, S)>> {
+        let rows = states.iter().map(|(id, _, json)| (id, json.as_str()));
+        self.execute_each(&put_json_sql(table), rows)?;
+        Ok(states.into_iter().map(|(id, state, _)| (id, state)))
+    }
+
     /// Runs a prepared write once for each parameter set.
     fn execute_each<P: rusqlite::Params>(
         &self,
@@ -164,11 +252,7 @@ impl IngestTx for DirectTx<'_> {
     }
 
     async fn put_json_rows(&mut self, table: PerTracker, rows: &[(i64, String)]) -> Result<()> {
-        let sql = format!(
-            "INSERT INTO {} (tracker_id, state) VALUES ($1, $2) ON CONFLICT (tracker_id) DO \
-             UPDATE SET state = excluded.state",
-            table.table()
-        );
+        let sql = put_json_sql(table);
         self.execute_each(&sql, rows.iter().map(|(id, json)| (id, json.as_str())))
     }
 
@@ -181,6 +265,38 @@ impl IngestTx for DirectTx<'_> {
         side: F,
     ) -> (Result<u64>, Result<R>) {
         (self.insert_points(sorted), side())
+    }
+
+    /// Those kept from the last commits without reading; the rest read and parsed.
+    async fn states(&mut self, ids: &[i64]) -> Result<HashMap<i64, TrackerState>> {
+        let (mut out, missing) = take_kept(&mut self.live.states, ids);
+        let rows = self.json_rows(PerTracker::State, &missing).await?;
+        out.extend(ingest::parsed(rows, shared::parse_state));
+        Ok(out)
+    }
+
+    async fn put_states(&mut self, states: Vec<(i64, TrackerState, String)>) -> Result<()> {
+        let kept = self.put_parsed(PerTracker::State, states)?;
+        self.written.states.extend(kept);
+        Ok(())
+    }
+
+    /// Those kept from the last commits without reading; the rest read and parsed.
+    async fn counter_states(&mut self, ids: &[i64]) -> Result<HashMap<i64, Option<CounterState>>> {
+        let (kept, missing) = take_kept(&mut self.live.counters, ids);
+        let mut out: HashMap<i64, Option<CounterState>> = kept
+            .into_iter()
+            .map(|(id, state)| (id, Some(state)))
+            .collect();
+        let rows = self.json_rows(PerTracker::Counters, &missing).await?;
+        out.extend(ingest::parsed(rows, parse_counter_state));
+        Ok(out)
+    }
+
+    async fn put_counter_states(&mut self, states: Vec<(i64, CounterState, String)>) -> Result<()> {
+        let kept = self.put_parsed(PerTracker::Counters, states)?;
+        self.written.counters.extend(kept);
+        Ok(())
     }
 
     async fn sensors(&mut self, ids: &[i64]) -> Result<Vec<Sensor>> {
@@ -227,6 +343,31 @@ impl IngestTx for DirectTx<'_> {
         });
         self.execute_each(&sql, args)
     }
+}
+
+/// Takes the states of `ids` that are kept out of `kept`; returns them and the IDs of the
+/// others, to be read.
+fn take_kept<S>(kept: &mut HashMap<i64, S>, ids: &[i64]) -> (HashMap<i64, S>, Vec<i64>) {
+    let mut found = HashMap::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    for &id in ids {
+        match kept.remove(&id) {
+            Some(state) => {
+                found.insert(id, state);
+            }
+            None => missing.push(id),
+        }
+    }
+    (found, missing)
+}
+
+/// An upsert of one row of a per-tracker JSON table.
+fn put_json_sql(table: PerTracker) -> String {
+    format!(
+        "INSERT INTO {} (tracker_id, state) VALUES ($1, $2) ON CONFLICT (tracker_id) DO UPDATE \
+         SET state = excluded.state",
+        table.table()
+    )
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -592,6 +592,65 @@ mod tests {
         Ok(())
     }
 
+    /// The direct writer keeps the states its commits wrote; another connection's commit
+    /// (here the sqlx writer's, as an API write would be) makes it read them again, and a
+    /// commit that fails leaves nothing of its own behind.
+    #[tokio::test]
+    async fn kept_states_follow_other_writes_and_failed_commits() -> Result<()> {
+        use crate::States;
+        use trackd_core::counter::CounterConfig;
+        use trackd_core::point::Point;
+        use trackd_core::state::StateConfig;
+        use trackd_core::TrackerId;
+
+        let (_dir, path) = temp_path();
+        let store = SqliteStore::open(&path).await?;
+        let ingest = |points: Vec<Point>| {
+            let store = &store;
+            async move {
+                store
+                    .store_points_and_states(
+                        &points,
+                        &StateConfig::default(),
+                        &CounterConfig::default(),
+                    )
+                    .await
+            }
+        };
+        let first_update = || async {
+            Ok::<_, StoreError>(store.states(&[TrackerId(1)]).await?[&TrackerId(1)].first_update)
+        };
+        ingest(vec![Point::empty(TrackerId(1), 1_000, 0)]).await?;
+        ingest(vec![Point::empty(TrackerId(1), 2_000, 0)]).await?;
+        assert_eq!(first_update().await?, Some(1_000));
+
+        // Written by another connection: the next commit must start from it.
+        sqlx::query("UPDATE tracker_state SET state = '{\"first_update\": 500}'")
+            .execute(store.writer())
+            .await?;
+        ingest(vec![Point::empty(TrackerId(1), 3_000, 0)]).await?;
+        assert_eq!(first_update().await?, Some(500));
+
+        // Refused inside the transaction, after the state was taken: the next commit reads
+        // the stored one.
+        let bad = Point {
+            battery_level: Some(101),
+            ..Point::empty(TrackerId(1), 4_000, 0)
+        };
+        let refused = ingest(vec![bad]).await;
+        assert!(
+            matches!(refused, Err(StoreError::Invalid(_))),
+            "{refused:?}"
+        );
+        ingest(vec![Point::empty(TrackerId(1), 5_000, 0)]).await?;
+        let state = &store.states(&[TrackerId(1)]).await?[&TrackerId(1)];
+        assert_eq!(
+            (state.first_update, state.last_update),
+            (Some(500), Some(5_000))
+        );
+        Ok(())
+    }
+
     /// Under FULL the WAL syncer makes ingest commits durable after they return; under
     /// NORMAL, chosen for speed over a power cut, nothing syncs them; in memory there is no
     /// file to sync.
@@ -601,7 +660,10 @@ mod tests {
         assert!(SqliteStore::open(&path).await?.wal_sync.is_some());
         let normal = format!("sqlite://{path}?synchronous=normal");
         assert!(SqliteStore::open(&normal).await?.wal_sync.is_none());
-        assert!(SqliteStore::open("sqlite::memory:").await?.wal_sync.is_none());
+        assert!(SqliteStore::open("sqlite::memory:")
+            .await?
+            .wal_sync
+            .is_none());
         Ok(())
     }
 

@@ -195,28 +195,28 @@ async fn writer(
                         .send(durable.map_err(|e| IngestError::Commit(e.to_string())));
                 }
             }
+            // Durable already (PostgreSQL, SQLite under NORMAL): answered from here.
+            Ok((_, durable)) if durable.is_now() => answer(&mut batch, Ok(())),
             Ok((_, durable)) => {
                 let waiting = std::mem::take(&mut batch);
                 answers.spawn(answer_when_durable(durable, waiting));
             }
-            Err(e) => {
-                let failed = Err(IngestError::Commit(e.to_string()));
-                for s in batch.drain(..) {
-                    // A connection that went away no longer waits for its answer.
-                    let _ = s.done.send(failed.clone());
-                }
-            }
+            Err(e) => answer(&mut batch, Err(IngestError::Commit(e.to_string()))),
         }
     }
 }
 
 /// Answers a committed batch's connections once it is durable.
-async fn answer_when_durable(durable: Durable, batch: Vec<Submission>) {
-    let answer = durable
+async fn answer_when_durable(durable: Durable, mut batch: Vec<Submission>) {
+    let durable = durable
         .wait()
         .await
         .map_err(|e| IngestError::Commit(e.to_string()));
-    for s in batch {
+    answer(&mut batch, durable);
+}
+
+fn answer(batch: &mut Vec<Submission>, answer: Result<(), IngestError>) {
+    for s in batch.drain(..) {
         // A connection that went away no longer waits for its answer: nothing to do.
         let _ = s.done.send(answer.clone());
     }

@@ -22,6 +22,11 @@ impl Durable {
         Durable(Some(synced))
     }
 
+    /// Whether the commit was durable when it returned: nothing to wait for.
+    pub fn is_now(&self) -> bool {
+        self.0.is_none()
+    }
+
     /// Waits until the commit is on disk; an error if the sync failed or never ran.
     pub async fn wait(self) -> Result<()> {
         match self.0 {
@@ -41,10 +46,13 @@ mod tests {
 
     #[tokio::test]
     async fn resolves_as_its_sync_says() {
+        assert!(Durable::now().is_now());
         assert!(Durable::now().wait().await.is_ok());
         let (synced, waiting) = oneshot::channel();
         synced.send(Ok(())).unwrap();
-        assert!(Durable::after(waiting).wait().await.is_ok());
+        let after = Durable::after(waiting);
+        assert!(!after.is_now());
+        assert!(after.wait().await.is_ok());
         let (failed, waiting) = oneshot::channel();
         failed
             .send(Err(StoreError::Database("disk gone".into())))

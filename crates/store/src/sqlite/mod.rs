@@ -87,6 +87,18 @@ fn synchronous_pragma(mode: SqliteSynchronous) -> &'static str {
     }
 }
 
+/// Whether ingest commits are synced by the WAL syncer: under FULL, when the database is in
+/// WAL mode. A file system that refused WAL leaves no WAL file to sync; its commits then sync
+/// themselves, as FULL does.
+fn syncs_beside_the_writer(synchronous: SqliteSynchronous, journal_mode: &str) -> bool {
+    let full = matches!(synchronous, SqliteSynchronous::Full);
+    let wal = journal_mode.eq_ignore_ascii_case("wal");
+    if full && !wal {
+        tracing::warn!(journal_mode, "the SQLite database is not in WAL mode");
+    }
+    full && wal
+}
+
 /// The WAL file of the database `options` name: SQLite keeps it beside the database, named
 /// with `-wal` appended. Absolute, so the syncer finds it whatever the working directory.
 fn wal_path(options: &SqliteConnectOptions) -> Result<std::path::PathBuf> {
@@ -201,12 +213,16 @@ impl SqliteStore {
             );
             // FULL's syncs move off the ingest commit to the WAL syncer, which is as durable
             // for what is acknowledged (`wal_sync`).
-            let wal_sync = match synchronous {
-                SqliteSynchronous::Full => Some(
+            let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&writer)
+                .await?;
+            let wal_sync = if syncs_beside_the_writer(synchronous, &journal) {
+                Some(
                     WalSyncer::start(wal_path(&options)?)
                         .map_err(|e| StoreError::Database(format!("the WAL syncer: {e}")))?,
-                ),
-                _ => None,
+                )
+            } else {
+                None
             };
             let commits = if wal_sync.is_some() {
                 SqliteSynchronous::Normal
@@ -649,6 +665,14 @@ mod tests {
             (Some(500), Some(5_000))
         );
         Ok(())
+    }
+
+    #[test]
+    fn only_full_commits_in_wal_mode_are_synced_beside_the_writer() {
+        assert!(syncs_beside_the_writer(SqliteSynchronous::Full, "wal"));
+        assert!(syncs_beside_the_writer(SqliteSynchronous::Full, "WAL"));
+        assert!(!syncs_beside_the_writer(SqliteSynchronous::Full, "delete"));
+        assert!(!syncs_beside_the_writer(SqliteSynchronous::Normal, "wal"));
     }
 
     /// Under FULL the WAL syncer makes ingest commits durable after they return; under

@@ -48,7 +48,8 @@ metrics! {
     counter commits_total,
     /// Ingest commits that failed (devices were not acknowledged and will resend).
     counter commit_errors_total,
-    /// Sum of commit latencies in microseconds (divide by commits_total for the mean).
+    /// Sum of commit latencies in microseconds (divide by commits_total for the mean): until
+    /// a commit is visible; on SQLite its WAL is synced after that, beside the next commit.
     counter commit_latency_us_total,
     /// Submissions waiting for the ingest writer.
     gauge ingest_queue_depth,

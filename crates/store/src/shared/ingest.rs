@@ -57,7 +57,7 @@ pub(crate) const POINTS_AFTER: &str = concat!(
 pub(crate) const EVENTS_FROM: &str = "SELECT seq, time, type, change FROM counter_events \
      WHERE tracker_id = $1 AND time >= $2 ORDER BY time, seq";
 
-/// The start of an upsert of history rows; `HISTORY_VALUES` rows of 7 values follow.
+/// The start of an upsert of history rows; rows of 7 values follow, then `HISTORY_CONFLICT`.
 pub(crate) const HISTORY_INSERT: &str = "INSERT INTO counter_history (tracker_id, bucket, \
      time, odometer, engine_hours, fuel_consumed, state) VALUES ";
 
@@ -134,10 +134,7 @@ pub(crate) fn parsed<S>(
     parse: impl Fn(i64, &str) -> S,
 ) -> HashMap<i64, S> {
     rows.into_iter()
-        .map(|(id, text)| {
-            let state = parse(id, &text);
-            (id, state)
-        })
+        .map(|(id, text)| (id, parse(id, &text)))
         .collect()
 }
 

@@ -139,9 +139,10 @@ impl SqliteStore {
     /// applies the migrations. `sqlite::memory:` is a private in-memory database.
     ///
     /// `?synchronous=normal` (or `full`, the default) chooses how commits reach the disk.
-    /// FULL syncs the WAL on every commit, so what a device was acknowledged for survives a
-    /// power cut; NORMAL survives a crash of trackd but may lose the last commits to a power
-    /// cut, for more throughput. Group commit makes each sync cover many devices.
+    /// FULL syncs the WAL for every commit, so what a device was acknowledged for survives a
+    /// power cut (an ingest commit's sync runs beside the next commit, `wal_sync`); NORMAL
+    /// survives a crash of trackd but may lose the last commits to a power cut, for more
+    /// throughput. Group commit makes each sync cover many devices.
     pub async fn open(url: &str) -> Result<Self> {
         let (url, synchronous) = take_synchronous(url)?;
         let url = url.as_str();
@@ -160,8 +161,8 @@ impl SqliteStore {
         synchronous: SqliteSynchronous,
         memory: bool,
     ) -> Result<Self> {
-        let options = options.synchronous(synchronous);
         let options = options
+            .synchronous(synchronous)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .foreign_keys(true)

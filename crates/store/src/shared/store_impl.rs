@@ -525,6 +525,21 @@ macro_rules! impl_store {
             /// History rows per upsert: 7 parameters each.
             const HISTORY_PER_INSERT: usize = 1000;
 
+            /// A read inside a transaction whose parameters are all integers, bound in
+            /// order: the transaction's twin of `sqlx_rows`.
+            async fn tx_rows<M: shared::RowMap>(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                sql: &str,
+                args: &[i64],
+            ) -> Result<Vec<M::Out>> {
+                bind_ids(sqlx::query(sql), args)
+                    .fetch_all(&mut **tx)
+                    .await?
+                    .iter()
+                    .map(M::map)
+                    .collect()
+            }
+
             impl IngestTx for sqlx::Transaction<'_, $db> {
                 async fn json_rows(
                     &mut self,
@@ -541,12 +556,7 @@ macro_rules! impl_store {
                             shared::params(<$store>::NUMBERED_PARAMS, 1, chunk.len()),
                             <$store>::LOCK_ROWS
                         );
-                        for row in bind_ids(sqlx::query(&sql), chunk)
-                            .fetch_all(&mut **self)
-                            .await?
-                        {
-                            out.push(shared::JsonRow::map(&row)?);
-                        }
+                        out.extend(tx_rows::<shared::JsonRow>(self, &sql, chunk).await?);
                     }
                     Ok(out)
                 }
@@ -590,12 +600,7 @@ macro_rules! impl_store {
                              tracker_id, id",
                             shared::params(<$store>::NUMBERED_PARAMS, 1, chunk.len())
                         );
-                        for row in bind_ids(sqlx::query(&sql), chunk)
-                            .fetch_all(&mut **self)
-                            .await?
-                        {
-                            sensors.push(shared::sensor_from_row(&row)?);
-                        }
+                        sensors.extend(tx_rows::<shared::SensorRow>(self, &sql, chunk).await?);
                     }
                     Ok(sensors)
                 }
@@ -614,14 +619,8 @@ macro_rules! impl_store {
                 }
 
                 async fn points_after(&mut self, tracker: i64, after: i64) -> Result<Vec<Point>> {
-                    sqlx::query(ingest::POINTS_AFTER)
-                        .bind(tracker)
-                        .bind(after)
-                        .fetch_all(&mut **self)
-                        .await?
-                        .iter()
-                        .map(shared::point_from_row)
-                        .collect()
+                    tx_rows::<shared::WholePoint>(self, ingest::POINTS_AFTER, &[tracker, after])
+                        .await
                 }
 
                 async fn events_from(
@@ -629,14 +628,7 @@ macro_rules! impl_store {
                     tracker: i64,
                     from: i64,
                 ) -> Result<Vec<trackd_core::counter::Event>> {
-                    sqlx::query(ingest::EVENTS_FROM)
-                        .bind(tracker)
-                        .bind(from)
-                        .fetch_all(&mut **self)
-                        .await?
-                        .iter()
-                        .map(shared::EventRow::map)
-                        .collect()
+                    tx_rows::<shared::EventRow>(self, ingest::EVENTS_FROM, &[tracker, from]).await
                 }
 
                 async fn put_history(&mut self, rows: &[HistoryEntry<'_>]) -> Result<()> {

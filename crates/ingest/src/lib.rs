@@ -1,13 +1,17 @@
 //! Ingest: decoded records in, committed points out.
 //!
-//! Connections hand their points to one writer task through a queue and wait. The writer takes
+//! Connections hand their points to a writer through a queue and wait. The writer takes
 //! whatever has queued up while the previous commit ran (group commit), stores it in one
 //! transaction, and only once that is durable answers every waiting connection, which
 //! acknowledges its device. A commit may be visible before it is durable (SQLite's WAL is
 //! synced after it, `Durable`): its answers then wait on the shared runtime while the writer
-//! commits the next batch. One writer keeps one order: a tracker's points are committed in
-//! the order they arrived. The same transaction moves each tracker's live state by the
+//! commits the next batch. The same transaction moves each tracker's live state by the
 //! batch's points (DESIGN §1, §4).
+//!
+//! SQLite has one writer. PostgreSQL runs commits side by side, so there it has several
+//! (`IngestConfig::writers`), each with its own queue, thread and connection, and a tracker
+//! always goes to the same one: each writer keeps one order, so a tracker's points are
+//! committed in the order they arrived, and no two commits wait on each other's rows.
 
 pub mod convert;
 
@@ -21,7 +25,8 @@ use trackd_core::counter::CounterConfig;
 use trackd_core::metrics::Metrics;
 use trackd_core::point::Point;
 use trackd_core::state::StateConfig;
-use trackd_store::{Durable, Store, StoreError};
+use trackd_core::TrackerId;
+use trackd_store::{Durable, IngestLane, Store, StoreError};
 
 pub use convert::to_point;
 
@@ -31,15 +36,25 @@ pub struct IngestConfig {
     /// Most points in one commit. Larger commits are cheaper per point (DESIGN §1); the cap
     /// bounds memory and the latency a device waits behind a big batch.
     pub max_batch_points: usize,
-    /// Submissions that may wait for the writer before connections wait to enqueue.
+    /// Submissions that may wait for the writers before connections wait to enqueue,
+    /// shared among them.
     pub queue_capacity: usize,
+    /// Writers committing side by side, each for trackers of its own; 0 picks one per core,
+    /// up to 4. The database bounds it: SQLite commits one transaction at a time and has one
+    /// writer whatever this says, PostgreSQL up to 8.
+    pub writers: usize,
 }
+
+/// The writers `writers = 0` starts at most: beyond a few, commits wait on the database's
+/// disk and locks rather than on round trips.
+const AUTO_WRITERS: usize = 4;
 
 impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
             max_batch_points: 20_000,
             queue_capacity: 16_384,
+            writers: 0,
         }
     }
 }
@@ -66,18 +81,19 @@ struct Submission {
     done: oneshot::Sender<Result<(), IngestError>>,
 }
 
-/// A handle to the writer; cheap to clone, one per connection.
+/// A handle to the writers; cheap to clone, one per connection.
 #[derive(Clone)]
 pub struct Ingest {
-    tx: mpsc::Sender<Submission>,
+    /// A queue per writer, indexed by lane.
+    lanes: Arc<[mpsc::Sender<Submission>]>,
     metrics: Arc<Metrics>,
 }
 
 impl Ingest {
-    /// Starts the writer on a thread of its own. It stops once every handle is dropped and the
-    /// queue is drained. `state` holds the rules a tracker's state moves by (the movement
-    /// thresholds), `counters` those its counters count by. Fails only if the thread cannot be
-    /// started.
+    /// Starts the writers, each on a thread of its own. They stop once every handle is dropped
+    /// and the queues are drained; the returned task ends when all have. `state` holds the
+    /// rules a tracker's state moves by (the movement thresholds), `counters` those its
+    /// counters count by. Fails only if a thread cannot be started.
     pub fn start(
         store: Arc<dyn Store>,
         config: IngestConfig,
@@ -85,26 +101,59 @@ impl Ingest {
         counters: CounterConfig,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<(Ingest, JoinHandle<()>)> {
-        let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
-        let writer = writer(
-            store,
-            rx,
-            config.max_batch_points.max(1),
-            Rules { state, counters },
-            metrics.clone(),
-            tokio::runtime::Handle::current(),
-        );
-        Ok((Ingest { tx, metrics }, run_on_own_thread(writer)?))
+        let writers = writer_count(config.writers, store.ingest_lanes());
+        let capacity = config.queue_capacity.div_ceil(writers).max(1);
+        let rules = Arc::new(Rules { state, counters });
+        let mut lanes = Vec::with_capacity(writers);
+        let mut running = Vec::with_capacity(writers);
+        for lane in 0..writers {
+            let (tx, rx) = mpsc::channel(capacity);
+            let writer = writer(
+                store.clone(),
+                IngestLane(lane),
+                rx,
+                config.max_batch_points.max(1),
+                rules.clone(),
+                metrics.clone(),
+                tokio::runtime::Handle::current(),
+            );
+            lanes.push(tx);
+            running.push(run_on_own_thread(writer, lane, writers)?);
+        }
+        tracing::info!(writers, "ingest writers started");
+        let all = tokio::spawn(async move {
+            for finished in running {
+                if finished.await.is_err() {
+                    panic!("an ingest writer panicked");
+                }
+            }
+        });
+        let ingest = Ingest {
+            lanes: lanes.into(),
+            metrics,
+        };
+        Ok((ingest, all))
     }
 
-    /// Stores the points and returns once they are committed (or the commit failed).
+    /// How many writers commit side by side.
+    pub fn writers(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// Stores the points and returns once they are committed (or the commit failed). A
+    /// submission is one device's points: it goes to the writer of its first point's tracker.
     pub async fn submit(&self, points: Vec<Point>) -> Result<(), IngestError> {
-        if points.is_empty() {
+        let Some(first) = points.first() else {
             return Ok(());
-        }
+        };
+        let lane = lane_of(first.tracker_id, self.lanes.len());
         let (done, wait) = oneshot::channel();
         Metrics::inc(&self.metrics.ingest_queue_depth);
-        if self.tx.send(Submission { points, done }).await.is_err() {
+        if self.lanes[lane]
+            .send(Submission { points, done })
+            .await
+            .is_err()
+        {
             Metrics::dec(&self.metrics.ingest_queue_depth);
             return Err(IngestError::Closed);
         }
@@ -112,39 +161,64 @@ impl Ingest {
     }
 }
 
-/// Runs the writer on a thread of its own, with a runtime of its own. A commit is a chain of
+/// The writers to start: as configured (0: one per core, up to `AUTO_WRITERS`), at most as
+/// many as the store commits side by side, and at least one.
+fn writer_count(configured: usize, lanes: usize) -> usize {
+    let wanted = match configured {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(AUTO_WRITERS)),
+        n => n,
+    };
+    if wanted > lanes && configured != 0 {
+        tracing::warn!(
+            configured,
+            lanes,
+            "ingest.writers is more than this database commits side by side; using {lanes}"
+        );
+    }
+    wanted.min(lanes).max(1)
+}
+
+/// The writer of a tracker's points: always the same one, so they commit in arrival order.
+fn lane_of(tracker: TrackerId, writers: usize) -> usize {
+    usize::try_from(tracker.0.rem_euclid(writers.max(1) as i64)).unwrap_or(0)
+}
+
+/// Runs a writer on a thread of its own, with a runtime of its own. A commit is a chain of
 /// round trips to the database, and each time the database answers the writer must go on at
 /// once: on the shared runtime it waited behind the hundreds of connection tasks its last
 /// commit had just woken (8 ms of an 82 ms commit went to `BEGIN` alone; 0.5 ms here), and the
-/// database sat idle meanwhile. The returned task ends when the writer does, and fails if it
-/// panicked.
+/// database sat idle meanwhile. The returned receiver is answered when the writer ends, and
+/// dropped unanswered if it panicked.
 fn run_on_own_thread(
     writer: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<JoinHandle<()>> {
+    lane: usize,
+    writers: usize,
+) -> std::io::Result<oneshot::Receiver<()>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let (done, finished) = oneshot::channel::<()>();
-    std::thread::Builder::new()
-        .name("ingest-writer".into())
-        .spawn(move || {
-            runtime.block_on(writer);
-            let _ = done.send(());
-        })?;
-    Ok(tokio::spawn(async move {
-        if finished.await.is_err() {
-            panic!("the ingest writer panicked");
-        }
-    }))
+    // Thread names show in `top -H` and `perf` (at most 15 bytes).
+    let name = if writers == 1 {
+        "ingest-writer".to_owned()
+    } else {
+        format!("ingest-writer{lane}")
+    };
+    std::thread::Builder::new().name(name).spawn(move || {
+        runtime.block_on(writer);
+        let _ = done.send(());
+    })?;
+    Ok(finished)
 }
 
 /// `answers` is the runtime the answers of a commit wait on until it is durable: not the
 /// writer's own, which is busy with the next commit.
 async fn writer(
     store: Arc<dyn Store>,
+    lane: IngestLane,
     mut rx: mpsc::Receiver<Submission>,
     max_batch: usize,
-    rules: Rules,
+    rules: Arc<Rules>,
     metrics: Arc<Metrics>,
     answers: tokio::runtime::Handle,
 ) {
@@ -172,7 +246,7 @@ async fn writer(
             points.append(&mut s.points);
         }
         let started = Instant::now();
-        let result = commit(store.as_ref(), &points, &rules).await;
+        let result = commit(store.as_ref(), lane, &points, &rules).await;
         record(&metrics, started, &result, points.len());
         match result {
             Err(StoreError::Invalid(_) | StoreError::Database(_)) if batch.len() > 1 => {
@@ -184,7 +258,7 @@ async fn writer(
                     let own = points.get(offset..offset + size).unwrap_or_default();
                     offset += size;
                     let started = Instant::now();
-                    let alone = commit(store.as_ref(), own, &rules).await;
+                    let alone = commit(store.as_ref(), lane, own, &rules).await;
                     record(&metrics, started, &alone, own.len());
                     let durable = match alone {
                         Ok((_, durable)) => durable.wait().await,
@@ -252,18 +326,19 @@ fn record(
 /// lock or a pool timeout should not make a whole batch of devices resend.
 async fn commit(
     store: &dyn Store,
+    lane: IngestLane,
     points: &[Point],
     rules: &Rules,
 ) -> Result<(u64, Durable), StoreError> {
     let (state, counters) = (&rules.state, &rules.counters);
     match store
-        .commit_points_and_states(points, state, counters)
+        .commit_points_and_states(lane, points, state, counters)
         .await
     {
         Err(StoreError::Unavailable(_)) => {
             tokio::time::sleep(Duration::from_millis(50)).await;
             store
-                .commit_points_and_states(points, state, counters)
+                .commit_points_and_states(lane, points, state, counters)
                 .await
         }
         other => other,
@@ -273,6 +348,26 @@ async fn commit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tracker_always_goes_to_the_same_writer() {
+        assert_eq!(lane_of(TrackerId(7), 1), 0);
+        assert_eq!(lane_of(TrackerId(7), 2), 1);
+        assert_eq!(lane_of(TrackerId(8), 2), 0);
+        assert_eq!(lane_of(TrackerId(10), 4), 2);
+        assert_eq!(lane_of(TrackerId(-3), 2), 1, "never out of range");
+        assert_eq!(lane_of(TrackerId(5), 0), 0, "never divides by zero");
+    }
+
+    #[test]
+    fn writers_are_as_configured_within_what_the_database_runs_side_by_side() {
+        assert_eq!(writer_count(3, 8), 3);
+        assert_eq!(writer_count(4, 1), 1, "SQLite: one");
+        assert_eq!(writer_count(20, 8), 8);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(writer_count(0, 8), cores.min(AUTO_WRITERS));
+        assert_eq!(writer_count(0, 1), 1);
+    }
 
     #[tokio::test]
     async fn a_batch_is_answered_once_its_commit_is_durable() {

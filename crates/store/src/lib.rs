@@ -19,7 +19,9 @@ pub use durable::Durable;
 pub use error::{Conflict, StoreError};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
-pub use traits::{Counters, Points, Registration, Sensors, States, Store, Trackers, Users};
+pub use traits::{
+    Counters, IngestLane, Points, Registration, Sensors, States, Store, Trackers, Users,
+};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 

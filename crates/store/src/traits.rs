@@ -42,6 +42,11 @@ pub trait Users: Send + Sync {
     async fn sessions_of(&self, user: UserId, kind: SessionKind) -> Result<Vec<Session>>;
 }
 
+/// One of the ingest writers that commit side by side ([`States::ingest_lanes`]): on
+/// PostgreSQL each has a connection of its own. Lane 0 is every store's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct IngestLane(pub usize);
+
 /// What registering a tracker consumes, checked in the same transaction as the insert.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Registration {
@@ -222,12 +227,18 @@ pub trait States: Send + Sync {
     /// Commits a batch as [`States::store_points_and_states`] does, but returns once it is
     /// committed and visible, which may be before it is on disk: [`Durable`] says when it is.
     /// The ingest writer acknowledges devices on that, and meanwhile commits the next batch.
+    /// Each of the [`States::ingest_lanes`] writers commits on its own `lane`.
     async fn commit_points_and_states(
         &self,
+        lane: IngestLane,
         points: &[Point],
         config: &StateConfig,
         counters: &CounterConfig,
     ) -> Result<(u64, Durable)>;
+    /// How many ingest writers may commit at once, each on its own [`IngestLane`] and for
+    /// trackers of its own: 1 where writes are serial anyway (SQLite), more where the database
+    /// runs them side by side (PostgreSQL, which takes each commit's row locks).
+    fn ingest_lanes(&self) -> usize;
     /// The stored states of these trackers (a tracker without data has none), in one query
     /// for up to 2000 trackers.
     async fn states(&self, trackers: &[TrackerId]) -> Result<HashMap<TrackerId, TrackerState>>;

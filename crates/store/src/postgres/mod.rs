@@ -18,14 +18,21 @@ const MIGRATIONS: &[Migration] = migrations!("postgres");
 /// and leaves room under the default `max_connections = 100` for several nodes.
 const MAX_CONNECTIONS: u32 = 8;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Ingest writers that may commit side by side, each on a connection of its own. A commit is
+/// a chain of round trips, so one writer leaves the server idle between them and while it
+/// makes its rows; two on 2 cores took 69,000-78,000 records/s to 98,000-112,000 (see
+/// BENCHMARKS.md). Their connections are opened only when a writer first commits, and count
+/// against `max_connections` beside the pool's.
+const INGEST_LANES: usize = 8;
 
 pub struct PgStore {
     pool: PgPool,
-    /// The ingest writer's own connection. Connected lazily, by the writer's first commit, so
-    /// its socket belongs to the writer's runtime (`trackd_ingest`) and the writer's round
-    /// trips are woken by that runtime's thread, not by the shared runtime's I/O driver, which
-    /// polls between the tasks of thousands of device connections.
-    ingest: PgPool,
+    /// Each ingest lane's own connection (a pool of one). Connected lazily, by the lane's first
+    /// commit, so its socket belongs to that writer's runtime (`trackd_ingest`) and the
+    /// writer's round trips are woken by that runtime's thread, not by the shared runtime's
+    /// I/O driver, which polls between the tasks of thousands of device connections, nor by
+    /// another writer's, busy with its own commit.
+    ingest: Vec<PgPool>,
 }
 
 impl PgStore {
@@ -41,14 +48,20 @@ impl PgStore {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await?;
-        let ingest = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_lazy_with(options);
+        let ingest = (0..INGEST_LANES)
+            .map(|_| {
+                PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_lazy_with(options.clone())
+            })
+            .collect();
         let store = PgStore { pool, ingest };
         store.migrate(MIGRATIONS).await?;
         Ok(store)
     }
+
+    const INGEST_LANES: usize = INGEST_LANES;
 
     /// PostgreSQL knows no bare `?`.
     const NUMBERED_PARAMS: bool = true;
@@ -70,8 +83,12 @@ impl PgStore {
         Ok(self.pool.begin().await?)
     }
 
-    async fn begin_ingest(&self) -> Result<Transaction<'static, Postgres>> {
-        Ok(self.ingest.begin().await?)
+    async fn begin_ingest(
+        &self,
+        lane: crate::IngestLane,
+    ) -> Result<Transaction<'static, Postgres>> {
+        let pool = &self.ingest[lane.0 % self.ingest.len()];
+        Ok(pool.begin().await?)
     }
 
     /// A read with integer parameters: sqlx decodes PostgreSQL's binary rows cheaply.
@@ -83,14 +100,16 @@ impl PgStore {
         self.sqlx_rows::<M>(&sql, &args).await
     }
 
-    /// An ingest commit: through sqlx, on the ingest connection (`begin_ingest`).
+    /// An ingest commit: through sqlx, on the lane's connection (`begin_ingest`).
     async fn ingest(
         &self,
+        lane: crate::IngestLane,
         sorted: &[&Point],
         config: &trackd_core::state::StateConfig,
         counters: &trackd_core::counter::CounterConfig,
     ) -> Result<(u64, crate::Durable)> {
-        self.ingest_through_sqlx(sorted, config, counters).await
+        self.ingest_through_sqlx(lane, sorted, config, counters)
+            .await
     }
 
     /// PostgreSQL checkpoints on its own.

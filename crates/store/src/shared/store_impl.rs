@@ -9,10 +9,11 @@
 //! - `reader()` / `writer()`: the pools for reads and for writes (one pool on PostgreSQL; on
 //!   SQLite a single-connection writer and several WAL readers);
 //! - `begin_write()`: a write transaction (SQLite takes the write lock up front, so a
-//!   read-then-write transaction never fails on lock upgrade); `begin_ingest()`: the ingest
-//!   writer's (on PostgreSQL from a connection of its own, see `PgStore`), and `ingest()`,
+//!   read-then-write transaction never fails on lock upgrade); `begin_ingest(lane)`: an ingest
+//!   writer's (on PostgreSQL from the lane's own connection, see `PgStore`), and `ingest()`,
 //!   the ingest commit itself (`shared::ingest` over a sqlx transaction, or on a SQLite
 //!   file over the direct writer, `sqlite::ingest`);
+//! - `INGEST_LANES`: how many ingest writers may commit at once (`States::ingest_lanes`);
 //! - `NUMBERED_PARAMS`: whether the multi-row `INSERT` of points numbers its thousands of
 //!   parameters (`$n`, all PostgreSQL knows) or leaves them bare (`?`, fast on SQLite);
 //! - `serialize(&mut tx, key)`: makes transactions with the same key run one at a time (a
@@ -442,11 +443,12 @@ macro_rules! impl_store {
                 /// is durable when it returns.
                 async fn ingest_through_sqlx(
                     &self,
+                    lane: $crate::IngestLane,
                     sorted: &[&Point],
                     config: &StateConfig,
                     counters: &trackd_core::counter::CounterConfig,
                 ) -> Result<(u64, $crate::Durable)> {
-                    let mut tx = self.begin_ingest().await?;
+                    let mut tx = self.begin_ingest(lane).await?;
                     let new = ingest::write_batch(&mut tx, sorted, config, counters).await?;
                     tx.commit().await?;
                     Ok((new, $crate::Durable::now()))
@@ -1606,7 +1608,7 @@ macro_rules! impl_store {
                     counters: &trackd_core::counter::CounterConfig,
                 ) -> Result<u64> {
                     let (new, durable) = self
-                        .commit_points_and_states(points, config, counters)
+                        .commit_points_and_states($crate::IngestLane(0), points, config, counters)
                         .await?;
                     durable.wait().await?;
                     Ok(new)
@@ -1614,6 +1616,7 @@ macro_rules! impl_store {
 
                 async fn commit_points_and_states(
                     &self,
+                    lane: $crate::IngestLane,
                     points: &[Point],
                     config: &StateConfig,
                     counters: &trackd_core::counter::CounterConfig,
@@ -1621,9 +1624,13 @@ macro_rules! impl_store {
                     let Some(sorted) = ingest::sorted(points)? else {
                         return Ok((0, $crate::Durable::now()));
                     };
-                    let committed = self.ingest(&sorted, config, counters).await?;
+                    let committed = self.ingest(lane, &sorted, config, counters).await?;
                     self.ingest_committed();
                     Ok(committed)
+                }
+
+                fn ingest_lanes(&self) -> usize {
+                    <$store>::INGEST_LANES
                 }
 
                 async fn states(

@@ -278,9 +278,13 @@ impl SqliteStore {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// SQLite commits one transaction at a time: more ingest writers would only queue for
+    /// its write lock.
+    const INGEST_LANES: usize = 1;
+
     /// The ingest writer's transactions are write transactions like any other: SQLite has
     /// one writer connection.
-    async fn begin_ingest(&self) -> Result<Transaction<'static, Sqlite>> {
+    async fn begin_ingest(&self, _lane: crate::IngestLane) -> Result<Transaction<'static, Sqlite>> {
         self.begin_write().await
     }
 
@@ -301,12 +305,15 @@ impl SqliteStore {
     /// in memory, through sqlx.
     async fn ingest(
         &self,
+        lane: crate::IngestLane,
         sorted: &[&trackd_core::point::Point],
         config: &trackd_core::state::StateConfig,
         counters: &trackd_core::counter::CounterConfig,
     ) -> Result<(u64, crate::Durable)> {
         let Some(direct) = &self.direct_writer else {
-            return self.ingest_through_sqlx(sorted, config, counters).await;
+            return self
+                .ingest_through_sqlx(lane, sorted, config, counters)
+                .await;
         };
         let new = {
             // The sqlx writer's one connection, held as this process's turn to write.

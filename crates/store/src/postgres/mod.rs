@@ -131,52 +131,64 @@ impl PgStore {
     /// Points as one `INSERT ... SELECT FROM UNNEST(...)` with an array per column: 26 bound
     /// parameters for a whole batch instead of 26 a point, which PostgreSQL would each parse
     /// and the multi-row `VALUES` would cap at 1,260 points a statement.
+    ///
+    /// A batch rarely holds a point already stored (a device resends only what was not
+    /// acknowledged), so it goes in as a plain `INSERT` first: `ON CONFLICT` makes PostgreSQL
+    /// insert each row speculatively and confirm it, a third of the insert's time (4,500
+    /// rows: 24.4 ms against 16.6, medians of 40, a throwaway program). Only when that meets
+    /// a stored key is it undone, back to a savepoint, and the batch inserted again skipping
+    /// what is there.
     async fn insert_points(tx: &mut Transaction<'_, Postgres>, sorted: &[&Point]) -> Result<u64> {
         let mut c = Columns::with_capacity(sorted.len());
         for p in sorted {
             c.push(p)?;
         }
-        let sql = concat!(
+        sqlx::query("SAVEPOINT points").execute(&mut **tx).await?;
+        match c.bind(sqlx::query(INSERT_POINTS)).execute(&mut **tx).await {
+            Ok(done) => {
+                sqlx::query("RELEASE SAVEPOINT points")
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+            Err(e) if is_unique_violation(&e) => {
+                sqlx::query("ROLLBACK TO SAVEPOINT points")
+                    .execute(&mut **tx)
+                    .await?;
+                let skipping = concat_points_sql!(" ON CONFLICT (tracker_id, time) DO NOTHING");
+                let done = c.bind(sqlx::query(skipping)).execute(&mut **tx).await?;
+                Ok(done.rows_affected())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The points' `INSERT ... SELECT FROM UNNEST`, with what follows it.
+macro_rules! concat_points_sql {
+    ($tail:literal) => {
+        concat!(
             "INSERT INTO points (",
             point_columns!(),
             ") SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::float8[], \
              $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::int4[], $10::float8[], \
              $11::bool[], $12::bool[], $13::bool[], $14::bool[], $15::int4[], $16::int8[], \
              $17::int8[], $18::int4[], $19::int4[], $20::int4[], $21::int8[], $22::int8[], \
-             $23::text[], $24::text[], $25::text[], $26::bool[]) ON CONFLICT (tracker_id, time) \
-             DO NOTHING"
-        );
-        let done = sqlx::query(sql)
-            .bind(c.tracker_id)
-            .bind(c.time)
-            .bind(c.received_at)
-            .bind(c.lat)
-            .bind(c.lng)
-            .bind(c.altitude)
-            .bind(c.speed)
-            .bind(c.heading)
-            .bind(c.satellites)
-            .bind(c.hdop)
-            .bind(c.valid)
-            .bind(c.lbs)
-            .bind(c.ignition)
-            .bind(c.motion)
-            .bind(c.battery_level)
-            .bind(c.inputs)
-            .bind(c.outputs)
-            .bind(c.gsm_signal)
-            .bind(c.mcc)
-            .bind(c.mnc)
-            .bind(c.lac)
-            .bind(c.cell_id)
-            .bind(c.hardware_key)
-            .bind(c.io)
-            .bind(c.alarms)
-            .bind(c.buffered)
-            .execute(&mut **tx)
-            .await?;
-        Ok(done.rows_affected())
-    }
+             $23::text[], $24::text[], $25::text[], $26::bool[])",
+            $tail
+        )
+    };
+}
+use concat_points_sql;
+
+/// The plain insert of a batch of points, which fails on a key already stored.
+const INSERT_POINTS: &str = concat_points_sql!("");
+
+/// A unique key already there (SQLSTATE 23505).
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| code == "23505")
 }
 
 /// A batch of points by column, in the order of `point_columns!`.
@@ -211,6 +223,39 @@ struct Columns {
 }
 
 impl Columns {
+    /// The arrays bound in the order of `concat_points_sql!`.
+    fn bind<'q>(
+        &'q self,
+        q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+        q.bind(&self.tracker_id)
+            .bind(&self.time)
+            .bind(&self.received_at)
+            .bind(&self.lat)
+            .bind(&self.lng)
+            .bind(&self.altitude)
+            .bind(&self.speed)
+            .bind(&self.heading)
+            .bind(&self.satellites)
+            .bind(&self.hdop)
+            .bind(&self.valid)
+            .bind(&self.lbs)
+            .bind(&self.ignition)
+            .bind(&self.motion)
+            .bind(&self.battery_level)
+            .bind(&self.inputs)
+            .bind(&self.outputs)
+            .bind(&self.gsm_signal)
+            .bind(&self.mcc)
+            .bind(&self.mnc)
+            .bind(&self.lac)
+            .bind(&self.cell_id)
+            .bind(&self.hardware_key)
+            .bind(&self.io)
+            .bind(&self.alarms)
+            .bind(&self.buffered)
+    }
+
     fn with_capacity(n: usize) -> Columns {
         let mut c = Columns::default();
         c.tracker_id.reserve(n);

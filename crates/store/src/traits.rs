@@ -2,6 +2,7 @@
 //! registration or half a replacement.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use trackd_core::account::{NewUser, Session, SessionKind, User};
@@ -242,15 +243,16 @@ pub trait States: Send + Sync {
     /// The stored states of these trackers (a tracker without data has none), in one query
     /// for up to 2000 trackers.
     async fn states(&self, trackers: &[TrackerId]) -> Result<HashMap<TrackerId, TrackerState>>;
-    /// The account's trackers with their states, in one query, ordered by ID: all live
-    /// trackers when `ids` is `None`; else those of `ids` that the account owns, deleted ones
-    /// included (a caller tells a deleted tracker from a missing one). Tag bindings are not
-    /// read.
+    /// The account's trackers with their states, ordered by ID: all live trackers when `ids`
+    /// is `None`; else those of `ids` that the account owns, deleted ones included (a caller
+    /// tells a deleted tracker from a missing one). Tag bindings are not read. The states
+    /// come from memory where ingest published them, else from their rows, in one query for
+    /// up to 2000 trackers.
     async fn tracker_states(
         &self,
         account: UserId,
         ids: Option<&[TrackerId]>,
-    ) -> Result<Vec<(Tracker, Option<TrackerState>)>>;
+    ) -> Result<Vec<(Tracker, Option<Arc<TrackerState>>)>>;
 }
 
 /// Counters (DESIGN §3). A tracker's counters are the fold of its points and its counter
@@ -279,13 +281,14 @@ pub trait Counters: Send + Sync {
         &self,
         trackers: &[TrackerId],
     ) -> Result<HashMap<TrackerId, CounterState>>;
-    /// The account's trackers of `ids` with their counter states, in one query, ordered by
-    /// ID; deleted ones included (as [`States::tracker_states`]), tag bindings not read.
+    /// The account's trackers of `ids` with their counter states, ordered by ID; deleted ones
+    /// included, tag bindings not read, the states from memory or their rows (as
+    /// [`States::tracker_states`]).
     async fn tracker_counters(
         &self,
         account: UserId,
         ids: &[TrackerId],
-    ) -> Result<Vec<(Tracker, Option<CounterState>)>>;
+    ) -> Result<Vec<(Tracker, Option<Arc<CounterState>>)>>;
     /// The recorded values of one counter with `from <= time <= to`, oldest first, as
     /// (device time, value): one per history bucket, the current bucket's from the state.
     async fn counter_history(

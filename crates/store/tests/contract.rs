@@ -123,6 +123,7 @@ contract!(
     states_of_a_batch_of_several_statements,
     tracker_states_scoped_and_joined,
     tracker_counters_scoped_and_joined,
+    tracker_states_and_counters_follow_every_write,
     counters_created_by_changes,
     counters_count_in_the_ingest_transaction,
     counters_late_points_refold,
@@ -1958,6 +1959,85 @@ async fn tracker_states_scoped_and_joined(s: &dyn Store) {
     assert!(s.tracker_states(alice, Some(&[])).await.unwrap().is_empty());
 }
 
+/// What `get_states` and `counter/value/list` read (`tracker_states`, `tracker_counters`) is
+/// what the rows hold after every write, wherever it comes from (SQLite serves what ingest
+/// last committed from memory): after ingest, after a counter is set, after ingest again.
+async fn tracker_states_and_counters_follow_every_write(s: &dyn Store) {
+    let (alice, [a1, a2, _], _) = alice_and_bob(s).await;
+    let ids = [a1.id, a2.id];
+    let check = |when: &'static str| async move {
+        let states = s.states(&ids).await.unwrap();
+        let read: HashMap<TrackerId, TrackerState> = s
+            .tracker_states(alice, Some(&ids))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|(t, st)| Some((t.id, Arc::unwrap_or_clone(st?))))
+            .collect();
+        assert_eq!(read, states, "states {when}");
+        let counters = s.counter_states(&ids).await.unwrap();
+        let read: HashMap<TrackerId, CounterState> = s
+            .tracker_counters(alice, &ids)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|(t, c)| Some((t.id, Arc::unwrap_or_clone(c?))))
+            .collect();
+        assert_eq!(read, counters, "counters {when}");
+        counters
+    };
+    let moving = |t: TrackerId, time: i64, lat: f64| {
+        let mut p = point(t.0, time);
+        if let Some(pos) = &mut p.position {
+            pos.lat = lat;
+        }
+        p
+    };
+    ingest(
+        s,
+        &[moving(a1.id, NOW, 52.0), moving(a1.id, NOW + 60_000, 52.01)],
+    )
+    .await;
+    let counted = check("after ingest").await;
+    s.change_counter(
+        a1.id,
+        ODO,
+        &set(500.0),
+        NOW + 120_000,
+        &CounterConfig::default(),
+    )
+    .await
+    .unwrap();
+    let changed = check("after a counter is set").await;
+    assert_ne!(
+        counted[&a1.id], changed[&a1.id],
+        "the set changed the counters"
+    );
+    ingest(
+        s,
+        &[
+            moving(a1.id, NOW + 180_000, 52.02),
+            moving(a2.id, NOW, 10.0),
+        ],
+    )
+    .await;
+    let again = check("after ingest again").await;
+    assert_ne!(
+        changed[&a1.id], again[&a1.id],
+        "ingest moved the counters on"
+    );
+    s.change_counter(
+        a1.id,
+        ODO,
+        &set(7.0),
+        NOW + 240_000,
+        &CounterConfig::default(),
+    )
+    .await
+    .unwrap();
+    check("after a counter is set again").await;
+}
+
 async fn tracker_counters_scoped_and_joined(s: &dyn Store) {
     let (alice, [a1, a2, a3], b1) = alice_and_bob(s).await;
     for t in [a1.id, b1.id] {
@@ -1984,8 +2064,8 @@ async fn tracker_counters_scoped_and_joined(s: &dyn Store) {
     );
     assert_eq!(some[0].0.source.device_id, "100000000000001");
     assert_eq!(
-        some[0].1,
-        s.counter_states(&[a1.id]).await.unwrap().remove(&a1.id)
+        some[0].1.as_deref(),
+        s.counter_states(&[a1.id]).await.unwrap().get(&a1.id)
     );
     assert!(s.tracker_counters(alice, &[]).await.unwrap().is_empty());
 }

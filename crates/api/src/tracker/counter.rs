@@ -269,7 +269,7 @@ pub async fn value_list(ctx: Ctx) -> Result<Reply, ApiError> {
     for (tracker, state) in &rows {
         let state = match original_of.get(&tracker.id) {
             Some(original) => of_originals.get(original),
-            None => state.as_ref(),
+            None => state.as_deref(),
         };
         let value = state
             .and_then(|s| value(s, counter_type))

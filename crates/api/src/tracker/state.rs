@@ -1,7 +1,7 @@
 //! The live state of trackers: `tracker/get_state`, `get_states`, `get_last_gps_point`,
-//! `get_inputs` and `get_diagnostics`. Each reads one indexed row per tracker (the stored
-//! state, joined to the tracker in one query) and derives the statuses at the time of the
-//! call by the rules of docs/state.md.
+//! `get_inputs` and `get_diagnostics`. Each reads the trackers with their states in one
+//! query (on SQLite the states ingest last committed come from memory, `Store::tracker_states`)
+//! and derives the statuses at the time of the call by the rules of docs/state.md.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -37,7 +37,12 @@ pub(crate) async fn tracker_with_state(ctx: &Ctx) -> Result<(Tracker, TrackerSta
         .find(|(t, _)| !t.deleted)
         .ok_or_else(|| ApiError::new(201))?;
     not_blocked(&tracker)?;
-    Ok((tracker, state.unwrap_or_default()))
+    Ok((
+        tracker,
+        state
+            .map(std::sync::Arc::unwrap_or_clone)
+            .unwrap_or_default(),
+    ))
 }
 
 pub(crate) fn time(ctx: &Ctx, t: Option<i64>) -> Value {
@@ -256,7 +261,7 @@ pub async fn get_states(ctx: Ctx) -> Result<Reply, ApiError> {
         } else if tracker.source.blocked {
             blocked.push(tracker.id.0);
         } else {
-            let state = state.as_ref().unwrap_or(&no_data);
+            let state = state.as_deref().unwrap_or(&no_data);
             states.insert(tracker.id.0.to_string(), render(&ctx, tracker, state, now));
         }
     }

@@ -63,6 +63,12 @@ impl PgStore {
 
     const INGEST_LANES: usize = INGEST_LANES;
 
+    /// Several writers (nodes, lanes) commit states side by side: none publishes them, and
+    /// they are read from their rows.
+    fn published(&self) -> Option<&crate::shared::published::Published> {
+        None
+    }
+
     /// PostgreSQL knows no bare `?`.
     const NUMBERED_PARAMS: bool = true;
 

@@ -157,6 +157,10 @@ macro_rules! impl_counters {
                     };
                     counting::save_counted(&mut tx, vec![counted]).await?;
                     tx.commit().await?;
+                    // What ingest published of this tracker's counters is older now.
+                    if let Some(published) = self.published() {
+                        published.invalidate(id);
+                    }
                     Ok(counter)
                 }
 
@@ -164,8 +168,9 @@ macro_rules! impl_counters {
                     &self,
                     trackers: &[TrackerId],
                 ) -> Result<HashMap<TrackerId, CounterState>> {
+                    let ids: Vec<i64> = trackers.iter().map(|t| t.0).collect();
                     Ok(self
-                        .read_json_rows(PerTracker::Counters, trackers)
+                        .read_json_rows(PerTracker::Counters, &ids)
                         .await?
                         .into_iter()
                         .filter_map(|(id, text)| Some((TrackerId(id), parse_counter_state(id, &text)?)))
@@ -176,16 +181,24 @@ macro_rules! impl_counters {
                     &self,
                     account: UserId,
                     ids: &[TrackerId],
-                ) -> Result<Vec<(Tracker, Option<CounterState>)>> {
-                    Ok(self
-                        .trackers_joined(account, Some(ids), PerTracker::Counters)
-                        .await?
-                        .into_iter()
-                        .map(|(t, state)| {
-                            let state = state.and_then(|s| parse_counter_state(t.id.0, &s));
-                            (t, state)
-                        })
-                        .collect())
+                ) -> Result<Vec<(Tracker, Option<std::sync::Arc<CounterState>>)>> {
+                    use $crate::shared::published;
+                    let parse = |id, text: &str| {
+                        parse_counter_state(id, text).map(std::sync::Arc::new)
+                    };
+                    let Some(live) = self.published() else {
+                        let joined = self.trackers_joined(account, Some(ids), Some(PerTracker::Counters));
+                        return Ok(published::parse_joined_opt(joined.await?, parse));
+                    };
+                    let trackers = self.trackers_joined(account, Some(ids), None).await?;
+                    let wanted = published::ids_of(&trackers);
+                    let (mut states, missing) = live.counters(&wanted);
+                    for (id, text) in self.read_json_rows(PerTracker::Counters, &missing).await? {
+                        if let Some(state) = parse(id, &text) {
+                            states.insert(id, state);
+                        }
+                    }
+                    Ok(published::attach(trackers, states))
                 }
 
                 async fn counter_history(

@@ -4,6 +4,7 @@
 pub(crate) mod counter_impl;
 pub(crate) mod counting;
 pub(crate) mod ingest;
+pub(crate) mod published;
 mod rows;
 pub(crate) mod store_impl;
 

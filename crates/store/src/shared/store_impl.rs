@@ -108,7 +108,7 @@ macro_rules! impl_store {
                 point_columns, sensor_columns, tracker_select, LOCK_MIGRATIONS, LOCK_REGISTRATION,
                 POINTS_PER_INSERT, POINT_COLUMNS,
             };
-            use $crate::shared::{self, bind_ids, Migration, RowMap as _, IN_CHUNK, STATE_CHUNK};
+            use $crate::shared::{self, bind_ids, Migration, IN_CHUNK, STATE_CHUNK};
             use $crate::traits::{Points, Registration, Sensors, States, Trackers, Users};
             use $crate::{Result, StoreError};
 
@@ -370,28 +370,33 @@ macro_rules! impl_store {
                 }
 
                 /// The account's trackers, each with its row of a per-tracker JSON table
-                /// (`tracker_state`, `counter_state`) joined on, in one query ordered by ID:
-                /// all live trackers when `ids` is `None`; else those of `ids` the account
-                /// owns, deleted ones included (a caller tells a deleted tracker from a
-                /// missing one). Tag bindings are not read.
+                /// (`tracker_state`, `counter_state`) joined on, or none with `table` `None`,
+                /// in one query ordered by ID: all live trackers when `ids` is `None`; else
+                /// those of `ids` the account owns, deleted ones included (a caller tells a
+                /// deleted tracker from a missing one). Tag bindings are not read.
                 pub(crate) async fn trackers_joined(
                     &self,
                     account: UserId,
                     ids: Option<&[TrackerId]>,
-                    table: PerTracker,
+                    table: Option<PerTracker>,
                 ) -> Result<Vec<(Tracker, Option<String>)>> {
                     // The tracker columns come from the one `tracker_select!`, wrapped, so the
                     // table joins on without a second list of them.
                     let select = |filter: String| {
+                        let (state, join) = match table {
+                            Some(table) => (
+                                "j.state",
+                                format!(" LEFT JOIN {} j ON j.tracker_id = x.id", table.table()),
+                            ),
+                            None => ("NULL AS state", String::new()),
+                        };
                         format!(
                             concat!(
-                                "SELECT x.*, j.state FROM (",
+                                "SELECT x.*, {} FROM (",
                                 $crate::shared::store_impl::tracker_select!(),
-                                "WHERE {}) x LEFT JOIN {} j ON j.tracker_id = x.id \
-                                 ORDER BY x.id"
+                                "WHERE {}) x{} ORDER BY x.id"
                             ),
-                            filter,
-                            table.table()
+                            state, filter, join
                         )
                     };
                     let account_param = shared::params(Self::NUMBERED_PARAMS, 1, 1);
@@ -421,9 +426,8 @@ macro_rules! impl_store {
                 pub(crate) async fn read_json_rows(
                     &self,
                     table: PerTracker,
-                    trackers: &[TrackerId],
+                    ids: &[i64],
                 ) -> Result<Vec<(i64, String)>> {
-                    let ids: Vec<i64> = trackers.iter().map(|t| t.0).collect();
                     let mut out = Vec::with_capacity(ids.len());
                     for chunk in ids.chunks(STATE_CHUNK) {
                         let sql = format!(
@@ -431,10 +435,7 @@ macro_rules! impl_store {
                             table.table(),
                             shared::params(Self::NUMBERED_PARAMS, 1, chunk.len())
                         );
-                        out.extend(
-                            self.all(bind_ids(sqlx::query(&sql), chunk), shared::JsonRow::map)
-                                .await?,
-                        );
+                        out.extend(self.rows::<shared::JsonRow>(sql, chunk.to_vec()).await?);
                     }
                     Ok(out)
                 }
@@ -1637,8 +1638,9 @@ macro_rules! impl_store {
                     &self,
                     trackers: &[TrackerId],
                 ) -> Result<HashMap<TrackerId, TrackerState>> {
+                    let ids: Vec<i64> = trackers.iter().map(|t| t.0).collect();
                     Ok(self
-                        .read_json_rows(PerTracker::State, trackers)
+                        .read_json_rows(PerTracker::State, &ids)
                         .await?
                         .into_iter()
                         .map(|(id, text)| (TrackerId(id), shared::parse_state(id, &text)))
@@ -1649,16 +1651,19 @@ macro_rules! impl_store {
                     &self,
                     account: UserId,
                     ids: Option<&[TrackerId]>,
-                ) -> Result<Vec<(Tracker, Option<TrackerState>)>> {
-                    Ok(self
-                        .trackers_joined(account, ids, PerTracker::State)
-                        .await?
-                        .into_iter()
-                        .map(|(t, state)| {
-                            let state = state.map(|s| shared::parse_state(t.id.0, &s));
-                            (t, state)
-                        })
-                        .collect())
+                ) -> Result<Vec<(Tracker, Option<std::sync::Arc<TrackerState>>)>> {
+                    let parse = |id, text: &str| std::sync::Arc::new(shared::parse_state(id, text));
+                    let Some(published) = self.published() else {
+                        let joined = self.trackers_joined(account, ids, Some(PerTracker::State));
+                        return Ok(shared::published::parse_joined(joined.await?, parse));
+                    };
+                    let trackers = self.trackers_joined(account, ids, None).await?;
+                    let wanted = shared::published::ids_of(&trackers);
+                    let (mut states, missing) = published.states(&wanted);
+                    for (id, text) in self.read_json_rows(PerTracker::State, &missing).await? {
+                        states.insert(id, parse(id, &text));
+                    }
+                    Ok(shared::published::attach(trackers, states))
                 }
             }
         };

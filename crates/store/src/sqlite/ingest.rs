@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use trackd_core::counter::{CounterState, Event};
@@ -30,6 +30,7 @@ use trackd_core::state::TrackerState;
 use super::direct::{error, Prepared};
 use crate::shared::counting::parse_counter_state;
 use crate::shared::ingest::{self, HistoryEntry, IngestTx, PerTracker};
+use crate::shared::published::Published;
 use crate::shared::store_impl::POINT_COLUMNS;
 use crate::shared::WholePoint;
 use crate::shared::{self, store_impl::point_columns, EventRow, JsonRow, PointRow, SensorRow};
@@ -82,6 +83,8 @@ struct Writer {
 
 /// A read-write connection to a database file for ingest commits, opened at the first.
 pub(super) struct DirectWriter {
+    /// Where each commit's states are published once it is committed.
+    published: Arc<Published>,
     path: PathBuf,
     settings: String,
     /// `None` before the first commit, and after a commit that left the connection in a
@@ -92,8 +95,9 @@ pub(super) struct DirectWriter {
 impl DirectWriter {
     /// A writer of the file at `path`, set up by the `settings` (`PRAGMA` statements) when
     /// it opens.
-    pub fn new(path: PathBuf, settings: String) -> Self {
+    pub fn new(published: Arc<Published>, path: PathBuf, settings: String) -> Self {
         DirectWriter {
+            published,
             path,
             settings,
             conn: Mutex::new(None),
@@ -111,7 +115,7 @@ impl DirectWriter {
                 live: LiveStates::default(),
             },
         };
-        let result = transaction(&mut writer.conn, &mut writer.live, work);
+        let result = transaction(&mut writer.conn, &mut writer.live, &self.published, work);
         // Dropping a failed transaction rolls it back; a connection still inside one cannot
         // serve the next commit.
         if writer.conn.is_autocommit() {
@@ -132,6 +136,7 @@ fn open(path: &Path, settings: &str) -> Result<Connection> {
 fn transaction<T>(
     conn: &mut Connection,
     live: &mut LiveStates,
+    published: &Published,
     work: impl FnOnce(&mut DirectTx<'_>) -> Result<T>,
 ) -> Result<T> {
     // IMMEDIATE takes the write lock at BEGIN, as the sqlx writer's transactions do: another
@@ -150,6 +155,9 @@ fn transaction<T>(
             ..LiveStates::default()
         };
     }
+    // Only `Counters::change_counter` writes these rows besides this writer, and it
+    // invalidates its tracker; a commit that began before that does not publish it.
+    let began = published.generation();
     let mut direct = DirectTx {
         tx,
         live,
@@ -158,6 +166,11 @@ fn transaction<T>(
     let out = work(&mut direct)?;
     let DirectTx { tx, live, written } = direct;
     tx.commit().map_err(error)?;
+    published.commit(
+        began,
+        written.states.iter().map(|(id, s)| (*id, s)),
+        written.counters.iter().map(|(id, s)| (*id, s)),
+    );
     // The states this commit took from `live` went with a failure above; now it stands,
     // what it wrote is theirs.
     live.keep(written);
@@ -444,7 +457,11 @@ mod tests {
     #[test]
     fn a_failed_commit_stores_nothing_and_the_next_one_goes_on() {
         let (_dir, path) = database();
-        let writer = DirectWriter::new(path.clone(), "PRAGMA foreign_keys = ON;".into());
+        let writer = DirectWriter::new(
+            Default::default(),
+            path.clone(),
+            "PRAGMA foreign_keys = ON;".into(),
+        );
         let refused = writer.write(|tx| {
             insert(tx, 1)?;
             insert(tx, -1)
@@ -476,7 +493,11 @@ mod tests {
         let (_dir, path) = database();
         let other = Connection::open(&path).unwrap();
         other.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let writer = DirectWriter::new(path.clone(), "PRAGMA busy_timeout = 0;".into());
+        let writer = DirectWriter::new(
+            Default::default(),
+            path.clone(),
+            "PRAGMA busy_timeout = 0;".into(),
+        );
         let busy = writer.write(|tx| insert(tx, 1));
         assert!(matches!(busy, Err(StoreError::Unavailable(_))), "{busy:?}");
         other.execute_batch("COMMIT").unwrap();

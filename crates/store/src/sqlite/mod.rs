@@ -5,6 +5,7 @@
 //! connections that WAL lets run beside the writer.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -17,6 +18,7 @@ mod direct;
 mod ingest;
 mod wal_sync;
 
+use crate::shared::published::Published;
 use crate::shared::{impl_counters, impl_store, migrations, Migration};
 use crate::{Result, StoreError};
 use checkpoint::Checkpointer;
@@ -132,6 +134,9 @@ pub struct SqliteStore {
     /// With `synchronous = FULL` on a file: syncs the WAL after the direct writer's commits,
     /// which do not.
     wal_sync: Option<WalSyncer>,
+    /// Files only, as `direct`: the states the direct writer last committed, for the API's
+    /// reads of many trackers' states.
+    published: Option<Arc<Published>>,
 }
 
 impl SqliteStore {
@@ -194,6 +199,7 @@ impl SqliteStore {
                 direct: None,
                 direct_writer: None,
                 wal_sync: None,
+                published: None,
             }
         } else {
             // The writer connects first: it creates the file and switches it to WAL.
@@ -232,7 +238,9 @@ impl SqliteStore {
             };
             // Otherwise the settings of the sqlx writer's connections (above), which this one
             // stands in for during an ingest commit.
+            let published = Arc::new(Published::default());
             let direct_writer = DirectWriter::new(
+                published.clone(),
                 options.get_filename().to_path_buf(),
                 format!(
                     "PRAGMA busy_timeout = {}; PRAGMA cache_size = {CACHE_SIZE}; \
@@ -249,10 +257,17 @@ impl SqliteStore {
                 direct: Some(direct),
                 direct_writer: Some(direct_writer),
                 wal_sync,
+                published: Some(published),
             }
         };
         store.migrate(MIGRATIONS).await?;
         Ok(store)
+    }
+
+    /// The states the direct writer publishes (a file's store; an in-memory one has no direct
+    /// writer).
+    fn published(&self) -> Option<&Published> {
+        self.published.as_deref()
     }
 
     /// To SQLite `$n` (and `?n`) is a named parameter, and sqlx asks each parameter's name,
@@ -495,6 +510,7 @@ mod tests {
             direct: None,
             direct_writer: None,
             wal_sync: None,
+            published: None,
         };
         let before: Vec<Migration> = MIGRATIONS
             .iter()
@@ -616,31 +632,31 @@ mod tests {
         Ok(())
     }
 
+    /// An ingest commit under the default rules.
+    async fn ingest_with_defaults(
+        store: &SqliteStore,
+        points: Vec<trackd_core::point::Point>,
+    ) -> Result<u64> {
+        use crate::States;
+        let state = trackd_core::state::StateConfig::default();
+        let counters = trackd_core::counter::CounterConfig::default();
+        store
+            .store_points_and_states(&points, &state, &counters)
+            .await
+    }
+
     /// The direct writer keeps the states its commits wrote; another connection's commit
     /// (here the sqlx writer's, as an API write would be) makes it read them again, and a
     /// commit that fails leaves nothing of its own behind.
     #[tokio::test]
     async fn kept_states_follow_other_writes_and_failed_commits() -> Result<()> {
         use crate::States;
-        use trackd_core::counter::CounterConfig;
         use trackd_core::point::Point;
-        use trackd_core::state::StateConfig;
         use trackd_core::TrackerId;
 
         let (_dir, path) = temp_path();
         let store = SqliteStore::open(&path).await?;
-        let ingest = |points: Vec<Point>| {
-            let store = &store;
-            async move {
-                store
-                    .store_points_and_states(
-                        &points,
-                        &StateConfig::default(),
-                        &CounterConfig::default(),
-                    )
-                    .await
-            }
-        };
+        let ingest = |points: Vec<Point>| ingest_with_defaults(&store, points);
         let first_update = || async {
             Ok::<_, StoreError>(store.states(&[TrackerId(1)]).await?[&TrackerId(1)].first_update)
         };
@@ -672,6 +688,52 @@ mod tests {
             (state.first_update, state.last_update),
             (Some(500), Some(5_000))
         );
+        Ok(())
+    }
+
+    /// What the direct writer commits is published for the API's reads, as the rows have
+    /// it; a refused commit publishes nothing; an in-memory store publishes nothing at all.
+    #[tokio::test]
+    async fn ingest_publishes_what_it_committed() -> Result<()> {
+        use crate::{Counters, States};
+        use trackd_core::point::Point;
+        use trackd_core::TrackerId;
+
+        let (_dir, path) = temp_path();
+        let store = SqliteStore::open(&path).await?;
+        let ingest = |points: Vec<Point>| ingest_with_defaults(&store, points);
+        ingest(vec![
+            Point::empty(TrackerId(1), 1_000, 0),
+            Point::empty(TrackerId(1), 2_000, 0),
+            Point::empty(TrackerId(2), 1_500, 0),
+        ])
+        .await?;
+        let published = store.published().expect("a file's store publishes");
+        let ids = [TrackerId(1), TrackerId(2)];
+        let (states, missing) = published.states(&[1, 2, 3]);
+        assert_eq!(missing, [3], "tracker 3 sent nothing");
+        let stored = store.states(&ids).await?;
+        for id in ids {
+            assert_eq!(*states[&id.0], stored[&id], "{id:?}");
+        }
+        let (counters, _) = published.counters(&[1, 2]);
+        let stored = store.counter_states(&ids).await?;
+        for id in ids {
+            assert_eq!(*counters[&id.0], stored[&id], "{id:?}");
+        }
+
+        let bad = Point {
+            battery_level: Some(101),
+            ..Point::empty(TrackerId(1), 4_000, 0)
+        };
+        assert!(ingest(vec![Point::empty(TrackerId(2), 3_000, 0), bad])
+            .await
+            .is_err());
+        let (after, _) = published.states(&[1, 2]);
+        assert_eq!(after, states, "nothing of the refused commit");
+
+        let memory = SqliteStore::open("sqlite::memory:").await?;
+        assert!(memory.published().is_none());
         Ok(())
     }
 

@@ -27,9 +27,7 @@ fn point(tracker: i64, time: i64, lat: f64) -> Point {
 #[tokio::test]
 async fn one_bad_submission_does_not_fail_the_others_in_its_batch() {
     let dir = tempfile::tempdir().expect("dir");
-    let store = trackd_store::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
-        .await
-        .expect("store");
+    let store = sqlite_store(&dir).await;
     let (ingest, metrics, writer) = start(store.clone(), 0);
     // Submitted together so the writer is likely to take them as one batch; the result must
     // be the same either way.
@@ -69,6 +67,12 @@ async fn one_bad_submission_does_not_fail_the_others_in_its_batch() {
     assert_eq!(Metrics::get(&metrics.points_total), 38);
 }
 
+/// A SQLite store in a file of `dir`.
+async fn sqlite_store(dir: &tempfile::TempDir) -> Arc<dyn trackd_store::Store> {
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    trackd_store::open(&url).await.expect("store")
+}
+
 /// Starts `writers` writers on `store`.
 fn start(
     store: Arc<dyn trackd_store::Store>,
@@ -92,9 +96,7 @@ fn start(
 #[tokio::test]
 async fn sqlite_has_one_writer_whatever_the_configuration_says() {
     let dir = tempfile::tempdir().expect("dir");
-    let store = trackd_store::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
-        .await
-        .expect("store");
+    let store = sqlite_store(&dir).await;
     let (ingest, _, task) = start(store, 4);
     assert_eq!(ingest.writers(), 1);
     drop(ingest);

@@ -32,6 +32,16 @@ impl PerTracker {
             PerTracker::Counters => "counter_state",
         }
     }
+
+    /// The rows of `trackers` trackers, bound as the `IN` list's parameters (numbered `$n`
+    /// or bare `?`), with `tail` after the condition.
+    pub fn select_in(self, numbered: bool, trackers: usize, tail: &str) -> String {
+        format!(
+            "SELECT tracker_id, state FROM {} WHERE tracker_id IN ({}){tail}",
+            self.table(),
+            super::params(numbered, 1, trackers)
+        )
+    }
 }
 
 /// A history row to write, with its tracker and its state as JSON.

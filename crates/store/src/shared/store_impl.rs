@@ -430,11 +430,7 @@ macro_rules! impl_store {
                 ) -> Result<Vec<(i64, String)>> {
                     let mut out = Vec::with_capacity(ids.len());
                     for chunk in ids.chunks(STATE_CHUNK) {
-                        let sql = format!(
-                            "SELECT tracker_id, state FROM {} WHERE tracker_id IN ({})",
-                            table.table(),
-                            shared::params(Self::NUMBERED_PARAMS, 1, chunk.len())
-                        );
+                        let sql = table.select_in(Self::NUMBERED_PARAMS, chunk.len(), "");
                         out.extend(self.rows::<shared::JsonRow>(sql, chunk.to_vec()).await?);
                     }
                     Ok(out)
@@ -552,13 +548,8 @@ macro_rules! impl_store {
                     let mut out = Vec::with_capacity(ids.len());
                     for chunk in ids.chunks(STATE_CHUNK) {
                         // In tracker order, so two nodes locking rows never deadlock.
-                        let sql = format!(
-                            "SELECT tracker_id, state FROM {} WHERE tracker_id IN ({}) \
-                             ORDER BY tracker_id{}",
-                            table.table(),
-                            shared::params(<$store>::NUMBERED_PARAMS, 1, chunk.len()),
-                            <$store>::LOCK_ROWS
-                        );
+                        let tail = format!(" ORDER BY tracker_id{}", <$store>::LOCK_ROWS);
+                        let sql = table.select_in(<$store>::NUMBERED_PARAMS, chunk.len(), &tail);
                         out.extend(tx_rows::<shared::JsonRow>(self, &sql, chunk).await?);
                     }
                     Ok(out)

@@ -1,6 +1,7 @@
 //! The catalog of device models trackd can register (`tracker/list_models`), embedded from
 //! `data/models.json`. Each model names the protocol its devices speak.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
@@ -42,8 +43,15 @@ pub fn models() -> &'static [TrackerModel] {
     })
 }
 
+static BY_CODE: OnceLock<HashMap<&'static str, &'static TrackerModel>> = OnceLock::new();
+
+/// The model of a code. `get_states` renders 2,000 trackers, each looking its model up twice
+/// (its inputs and outputs): by index, not by walking the catalog.
 pub fn model(code: &str) -> Option<&'static TrackerModel> {
-    models().iter().find(|m| m.code == code)
+    BY_CODE
+        .get_or_init(|| models().iter().map(|m| (m.code.as_str(), m)).collect())
+        .get(code)
+        .copied()
 }
 
 /// How a model identifies its devices.
@@ -108,6 +116,19 @@ impl IdType {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn every_model_is_found_by_its_code_and_nothing_else_is() {
+        for m in models() {
+            assert!(
+                std::ptr::eq(model(&m.code).expect("found"), m),
+                "{}",
+                m.code
+            );
+        }
+        assert!(model("no_such_model").is_none());
+        assert!(model("").is_none());
+    }
 
     #[test]
     fn catalog_parses_and_is_consistent() {

@@ -1986,6 +1986,12 @@ async fn tracker_states_and_counters_follow_every_write(s: &dyn Store) {
         assert_eq!(read, counters, "counters {when}");
         counters
     };
+    let set_odometer = |t: TrackerId, value: f64, time: i64| async move {
+        let config = CounterConfig::default();
+        s.change_counter(t, ODO, &set(value), time, &config)
+            .await
+            .unwrap();
+    };
     let moving = |t: TrackerId, time: i64, lat: f64| {
         let mut p = point(t.0, time);
         if let Some(pos) = &mut p.position {
@@ -1999,15 +2005,7 @@ async fn tracker_states_and_counters_follow_every_write(s: &dyn Store) {
     )
     .await;
     let counted = check("after ingest").await;
-    s.change_counter(
-        a1.id,
-        ODO,
-        &set(500.0),
-        NOW + 120_000,
-        &CounterConfig::default(),
-    )
-    .await
-    .unwrap();
+    set_odometer(a1.id, 500.0, NOW + 120_000).await;
     let changed = check("after a counter is set").await;
     assert_ne!(
         counted[&a1.id], changed[&a1.id],
@@ -2026,15 +2024,7 @@ async fn tracker_states_and_counters_follow_every_write(s: &dyn Store) {
         changed[&a1.id], again[&a1.id],
         "ingest moved the counters on"
     );
-    s.change_counter(
-        a1.id,
-        ODO,
-        &set(7.0),
-        NOW + 240_000,
-        &CounterConfig::default(),
-    )
-    .await
-    .unwrap();
+    set_odometer(a1.id, 7.0, NOW + 240_000).await;
     check("after a counter is set again").await;
 }
 

@@ -182,23 +182,14 @@ macro_rules! impl_counters {
                     account: UserId,
                     ids: &[TrackerId],
                 ) -> Result<Vec<(Tracker, Option<std::sync::Arc<CounterState>>)>> {
-                    use $crate::shared::published;
-                    let parse = |id, text: &str| {
-                        parse_counter_state(id, text).map(std::sync::Arc::new)
-                    };
-                    let Some(live) = self.published() else {
-                        let joined = self.trackers_joined(account, Some(ids), Some(PerTracker::Counters));
-                        return Ok(published::parse_joined_opt(joined.await?, parse));
-                    };
-                    let trackers = self.trackers_joined(account, Some(ids), None).await?;
-                    let wanted = published::ids_of(&trackers);
-                    let (mut states, missing) = live.counters(&wanted);
-                    for (id, text) in self.read_json_rows(PerTracker::Counters, &missing).await? {
-                        if let Some(state) = parse(id, &text) {
-                            states.insert(id, state);
-                        }
-                    }
-                    Ok(published::attach(trackers, states))
+                    self.trackers_with(
+                        account,
+                        Some(ids),
+                        PerTracker::Counters,
+                        |published, ids| published.counters(ids),
+                        |id, text| parse_counter_state(id, text).map(std::sync::Arc::new),
+                    )
+                    .await
                 }
 
                 async fn counter_history(

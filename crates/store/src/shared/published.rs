@@ -24,7 +24,6 @@ use std::sync::{Arc, RwLock};
 
 use trackd_core::counter::CounterState;
 use trackd_core::state::TrackerState;
-use trackd_core::tracker::Tracker;
 
 /// Trackers whose states are published at most: about 1-3 KiB each with its counters, so at
 /// most about 60 MiB; a larger fleet has the rest read from their rows.
@@ -46,12 +45,6 @@ struct Inner {
     counters: HashMap<i64, Arc<CounterState>>,
 }
 
-impl Inner {
-    fn invalidated_since(&self, tracker: i64, began: u64) -> bool {
-        self.invalidated.get(&tracker).is_some_and(|&at| at > began)
-    }
-}
-
 impl Published {
     /// What a commit records before it reads anything, and hands back to [`Published::commit`].
     pub fn generation(&self) -> u64 {
@@ -66,23 +59,10 @@ impl Published {
         states: impl IntoIterator<Item = (i64, &'a TrackerState)>,
         counters: impl IntoIterator<Item = (i64, &'a CounterState)>,
     ) {
-        let mut inner = self.write();
-        for (id, state) in states {
-            if inner.invalidated_since(id, began) {
-                continue;
-            }
-            if inner.states.len() < PUBLISHED || inner.states.contains_key(&id) {
-                inner.states.insert(id, Arc::new(state.clone()));
-            }
-        }
-        for (id, state) in counters {
-            if inner.invalidated_since(id, began) {
-                continue;
-            }
-            if inner.counters.len() < PUBLISHED || inner.counters.contains_key(&id) {
-                inner.counters.insert(id, Arc::new(state.clone()));
-            }
-        }
+        let inner = &mut *self.write();
+        let since = |id| inner.invalidated.get(&id).is_some_and(|&at| at > began);
+        publish(&mut inner.states, states, &since);
+        publish(&mut inner.counters, counters, &since);
     }
 
     /// Forgets a tracker's states: its rows were written other than by the writer.
@@ -116,45 +96,21 @@ impl Published {
     }
 }
 
-/// The IDs of trackers as read, to look their states up by.
-pub(crate) fn ids_of(trackers: &[(Tracker, Option<String>)]) -> Vec<i64> {
-    trackers.iter().map(|(t, _)| t.id.0).collect()
-}
-
-/// Trackers read without their states, each given its state from `states`.
-pub(crate) fn attach<S>(
-    trackers: Vec<(Tracker, Option<String>)>,
-    mut states: HashMap<i64, Arc<S>>,
-) -> Vec<(Tracker, Option<Arc<S>>)> {
-    trackers
-        .into_iter()
-        .map(|(t, _)| {
-            let state = states.remove(&t.id.0);
-            (t, state)
-        })
-        .collect()
-}
-
-/// Trackers read with their states' JSON, each state parsed by `parse`.
-pub(crate) fn parse_joined<S>(
-    joined: Vec<(Tracker, Option<String>)>,
-    parse: impl Fn(i64, &str) -> Arc<S>,
-) -> Vec<(Tracker, Option<Arc<S>>)> {
-    parse_joined_opt(joined, |id, text| Some(parse(id, text)))
-}
-
-/// As [`parse_joined`], for states that may not parse (`None` then).
-pub(crate) fn parse_joined_opt<S>(
-    joined: Vec<(Tracker, Option<String>)>,
-    parse: impl Fn(i64, &str) -> Option<Arc<S>>,
-) -> Vec<(Tracker, Option<Arc<S>>)> {
-    joined
-        .into_iter()
-        .map(|(t, text)| {
-            let state = text.and_then(|text| parse(t.id.0, &text));
-            (t, state)
-        })
-        .collect()
+/// Copies of `written` into `map`, but for trackers `invalidated` since the commit began, and
+/// no new tracker beyond `PUBLISHED`.
+fn publish<'a, S: Clone + 'a>(
+    map: &mut HashMap<i64, Arc<S>>,
+    written: impl IntoIterator<Item = (i64, &'a S)>,
+    invalidated: &dyn Fn(i64) -> bool,
+) {
+    for (id, state) in written {
+        if invalidated(id) {
+            continue;
+        }
+        if map.len() < PUBLISHED || map.contains_key(&id) {
+            map.insert(id, Arc::new(state.clone()));
+        }
+    }
 }
 
 fn found<S>(map: &HashMap<i64, Arc<S>>, ids: &[i64]) -> (HashMap<i64, Arc<S>>, Vec<i64>) {

@@ -421,6 +421,51 @@ macro_rules! impl_store {
                     Ok(out)
                 }
 
+                /// The account's trackers as `trackers_joined` reads them, each with its row of
+                /// `table` parsed by `parse` (`None` where there is none or it does not parse).
+                /// Where the store publishes what ingest committed, the states come from there
+                /// (`from_memory`) and only the others' rows are read.
+                pub(crate) async fn trackers_with<S>(
+                    &self,
+                    account: UserId,
+                    ids: Option<&[TrackerId]>,
+                    table: PerTracker,
+                    from_memory: impl Fn(
+                        &$crate::shared::published::Published,
+                        &[i64],
+                    ) -> (
+                        std::collections::HashMap<i64, std::sync::Arc<S>>,
+                        Vec<i64>,
+                    ),
+                    parse: impl Fn(i64, &str) -> Option<std::sync::Arc<S>>,
+                ) -> Result<Vec<(Tracker, Option<std::sync::Arc<S>>)>> {
+                    let Some(published) = self.published() else {
+                        let joined = self.trackers_joined(account, ids, Some(table)).await?;
+                        return Ok(joined
+                            .into_iter()
+                            .map(|(t, text)| {
+                                let state = text.and_then(|text| parse(t.id.0, &text));
+                                (t, state)
+                            })
+                            .collect());
+                    };
+                    let trackers = self.trackers_joined(account, ids, None).await?;
+                    let wanted: Vec<i64> = trackers.iter().map(|(t, _)| t.id.0).collect();
+                    let (mut states, missing) = from_memory(published, &wanted);
+                    for (id, text) in self.read_json_rows(table, &missing).await? {
+                        if let Some(state) = parse(id, &text) {
+                            states.insert(id, state);
+                        }
+                    }
+                    Ok(trackers
+                        .into_iter()
+                        .map(|(t, _)| {
+                            let state = states.remove(&t.id.0);
+                            (t, state)
+                        })
+                        .collect())
+                }
+
                 /// The rows of a per-tracker JSON table for these trackers, read beside ingest
                 /// (never waiting for it): one query for up to 2000 trackers.
                 pub(crate) async fn read_json_rows(
@@ -1643,18 +1688,14 @@ macro_rules! impl_store {
                     account: UserId,
                     ids: Option<&[TrackerId]>,
                 ) -> Result<Vec<(Tracker, Option<std::sync::Arc<TrackerState>>)>> {
-                    let parse = |id, text: &str| std::sync::Arc::new(shared::parse_state(id, text));
-                    let Some(published) = self.published() else {
-                        let joined = self.trackers_joined(account, ids, Some(PerTracker::State));
-                        return Ok(shared::published::parse_joined(joined.await?, parse));
-                    };
-                    let trackers = self.trackers_joined(account, ids, None).await?;
-                    let wanted = shared::published::ids_of(&trackers);
-                    let (mut states, missing) = published.states(&wanted);
-                    for (id, text) in self.read_json_rows(PerTracker::State, &missing).await? {
-                        states.insert(id, parse(id, &text));
-                    }
-                    Ok(shared::published::attach(trackers, states))
+                    self.trackers_with(
+                        account,
+                        ids,
+                        PerTracker::State,
+                        |published, ids| published.states(ids),
+                        |id, text| Some(std::sync::Arc::new(shared::parse_state(id, text))),
+                    )
+                    .await
                 }
             }
         };

@@ -28,8 +28,24 @@ pub fn parse_zone(name: &str) -> Option<Tz> {
 
 impl TimeFormat {
     pub fn format(&self, millis: i64) -> String {
+        match self.spell(millis) {
+            Spelled::Digits(digits) => digits.as_str().to_owned(),
+            Spelled::Chrono(s) => s,
+        }
+    }
+
+    /// The time as `format` spells it, for an answer serialized straight from typed values,
+    /// with no String of its own.
+    pub fn at(&self, millis: i64) -> Formatted {
+        Formatted {
+            format: *self,
+            millis,
+        }
+    }
+
+    fn spell(&self, millis: i64) -> Spelled {
         let Some(utc) = DateTime::<Utc>::from_timestamp_millis(millis) else {
-            return String::new();
+            return Spelled::Chrono(String::new());
         };
         let local = utc.with_timezone(&self.tz);
         let offset = local.offset().fix().local_minus_utc();
@@ -39,28 +55,31 @@ impl TimeFormat {
         // than four digits and offsets of seconds (local mean time before 1900) keep
         // chrono's spelling.
         if !(0..=9999).contains(&t.year()) || offset % 60 != 0 {
-            return self.format_by_chrono(&local);
+            return Spelled::Chrono(self.format_by_chrono(&local));
         }
-        let mut s = String::with_capacity(25);
-        push_digits(&mut s, t.year().unsigned_abs(), 4);
-        s.push('-');
-        push_digits(&mut s, t.month(), 2);
-        s.push('-');
-        push_digits(&mut s, t.day(), 2);
-        s.push(if self.iso { 'T' } else { ' ' });
-        push_digits(&mut s, t.hour(), 2);
-        s.push(':');
-        push_digits(&mut s, t.minute(), 2);
-        s.push(':');
-        push_digits(&mut s, t.second(), 2);
+        let mut d = Digits {
+            bytes: [0; 25],
+            len: 0,
+        };
+        d.number(t.year().unsigned_abs(), 4);
+        d.byte(b'-');
+        d.number(t.month(), 2);
+        d.byte(b'-');
+        d.number(t.day(), 2);
+        d.byte(if self.iso { b'T' } else { b' ' });
+        d.number(t.hour(), 2);
+        d.byte(b':');
+        d.number(t.minute(), 2);
+        d.byte(b':');
+        d.number(t.second(), 2);
         if self.iso {
-            s.push(if offset < 0 { '-' } else { '+' });
+            d.byte(if offset < 0 { b'-' } else { b'+' });
             let minutes = offset.unsigned_abs() / 60;
-            push_digits(&mut s, minutes / 60, 2);
-            s.push(':');
-            push_digits(&mut s, minutes % 60, 2);
+            d.number(minutes / 60, 2);
+            d.byte(b':');
+            d.number(minutes % 60, 2);
         }
-        s
+        Spelled::Digits(d)
     }
 
     fn format_by_chrono(&self, local: &DateTime<Tz>) -> String {
@@ -107,11 +126,52 @@ impl TimeFormat {
     }
 }
 
-/// `n` in `width` decimal digits, zero-padded (`n` has no more digits than that).
-fn push_digits(s: &mut String, n: u32, width: u32) {
-    for place in (0..width).rev() {
-        let digit = n / 10u32.pow(place) % 10;
-        s.push(char::from(b'0' + digit as u8));
+/// A time `TimeFormat::spell` wrote: digit by digit (at most `yyyy-MM-ddTHH:mm:ss+hh:mm`, 25
+/// ASCII bytes), or in chrono's spelling where that applies.
+enum Spelled {
+    Digits(Digits),
+    Chrono(String),
+}
+
+struct Digits {
+    bytes: [u8; 25],
+    len: usize,
+}
+
+impl Digits {
+    fn byte(&mut self, b: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    /// `n` in `width` decimal digits, zero-padded (`n` has no more digits than that).
+    fn number(&mut self, n: u32, width: u32) {
+        for place in (0..width).rev() {
+            self.byte(b'0' + (n / 10u32.pow(place) % 10) as u8);
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and punctuation are written.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+/// A time as the user's answers spell it (`TimeFormat::at`); serializes as that string.
+#[derive(Clone, Copy, Debug)]
+pub struct Formatted {
+    format: TimeFormat,
+    millis: i64,
+}
+
+impl serde::Serialize for Formatted {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.format.spell(self.millis) {
+            Spelled::Digits(digits) => serializer.serialize_str(digits.as_str()),
+            Spelled::Chrono(s) => serializer.serialize_str(&s),
+        }
     }
 }
 
@@ -190,6 +250,23 @@ mod tests {
         }
         let far = 300_000_000_000_000; // the year 11476
         assert_eq!(TimeFormat::default().format(far), "+11476-08-15 05:20:00");
+    }
+
+    /// `at` serializes as the string `format` makes, whatever the spelling.
+    #[test]
+    fn formatted_serializes_as_format_spells_it() {
+        for iso in [false, true] {
+            let format = TimeFormat {
+                tz: parse_zone("Asia/Kathmandu").expect("zone"),
+                iso,
+            };
+            for t in [1_404_874_258_000, -2_500_000_000_000, 300_000_000_000_000] {
+                assert_eq!(
+                    serde_json::to_string(&format.at(t)).expect("serializes"),
+                    serde_json::to_string(&format.format(t)).expect("serializes"),
+                );
+            }
+        }
     }
 
     #[test]

@@ -134,7 +134,7 @@ struct TrackPoint {
     alt: i64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     buffered: bool,
-    get_time: String,
+    get_time: crate::time::Formatted,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     gsm_lbs: bool,
     heading: i64,
@@ -152,7 +152,7 @@ fn render_point(ctx: &Ctx, p: &Point) -> Option<TrackPoint> {
         address: "",
         alt: whole(pos.altitude),
         buffered: p.buffered,
-        get_time: ctx.time.format(p.time),
+        get_time: ctx.time.at(p.time),
         gsm_lbs: pos.lbs,
         heading: whole(pos.heading),
         lat: pos.lat,

@@ -124,6 +124,7 @@ contract!(
     tracker_states_scoped_and_joined,
     tracker_counters_scoped_and_joined,
     tracker_states_and_counters_follow_every_write,
+    tracker_reads_follow_every_tracker_change,
     counters_created_by_changes,
     counters_count_in_the_ingest_transaction,
     counters_late_points_refold,
@@ -155,6 +156,7 @@ in_memory!(
     points_for_a_track_leave_readings_out,
     tracker_states_scoped_and_joined,
     tracker_counters_scoped_and_joined,
+    tracker_reads_follow_every_tracker_change,
     states_follow_points,
     states_commit_with_their_points,
     states_ignore_late_history,
@@ -1324,10 +1326,10 @@ async fn points_for_a_track_leave_readings_out(s: &dyn Store) {
     let expected: Vec<Point> = batch[..2]
         .iter()
         .map(|p| Point {
-            position: p.position,
+            position: p.position.map(|pos| Position { hdop: None, ..pos }),
             alarms: p.alarms.clone(),
             buffered: p.buffered,
-            ..Point::empty(p.tracker_id, p.time, p.received_at)
+            ..Point::empty(p.tracker_id, p.time, p.time)
         })
         .collect();
     assert_eq!(track, expected);
@@ -2026,6 +2028,109 @@ async fn tracker_states_and_counters_follow_every_write(s: &dyn Store) {
     );
     set_odometer(a1.id, 7.0, NOW + 240_000).await;
     check("after a counter is set again").await;
+}
+
+/// The account's trackers as `tracker_states` and `tracker_counters` read them, all live
+/// ones and by enough IDs that the read takes the account's kept trackers (`tracker_cache`),
+/// are what the tables hold: the trackers of `ids` as `tracker_any` reads them, tag bindings
+/// aside.
+async fn check_account_trackers(s: &dyn Store, account: UserId, ids: &[TrackerId], when: &str) {
+    fn trackers<S>(rows: Vec<(Arc<Tracker>, S)>) -> Vec<Tracker> {
+        rows.into_iter()
+            .map(|(t, _)| Arc::unwrap_or_clone(t))
+            .collect()
+    }
+    let mut stored = Vec::new();
+    for id in ids {
+        let mut t = s.tracker_any(*id).await.unwrap().unwrap();
+        t.tag_bindings.clear();
+        stored.push(t);
+    }
+    let live: Vec<Tracker> = stored.iter().filter(|t| !t.deleted).cloned().collect();
+    let read = trackers(s.tracker_states(account, None).await.unwrap());
+    assert_eq!(read, live, "all live trackers {when}");
+    // Unknown IDs make the list long enough to be read from the kept trackers.
+    let mut many: Vec<TrackerId> = (900_000..900_060).map(TrackerId).collect();
+    many.extend(ids);
+    let read = trackers(s.tracker_states(account, Some(&many)).await.unwrap());
+    assert_eq!(read, stored, "named trackers {when}");
+    let read = trackers(s.tracker_counters(account, &many).await.unwrap());
+    assert_eq!(read, stored, "trackers with counters {when}");
+}
+
+/// Every change to an account's trackers, or to the source behind one (another account's
+/// included, through a clone), shows in the next read of its trackers, which otherwise come
+/// from memory.
+async fn tracker_reads_follow_every_tracker_change(s: &dyn Store) {
+    let (alice, [a1, a2, a3], b1) = alice_and_bob(s).await;
+    let lent = s.clone_tracker(b1.id, alice, "lent").await.unwrap();
+    let mut ids = vec![a1.id, a2.id, a3.id, lent.id];
+    check_account_trackers(s, alice, &ids, "at first").await;
+    check_account_trackers(s, alice, &ids, "read again").await;
+    s.update_settings(a1.id, "renamed", GroupId(0))
+        .await
+        .unwrap();
+    check_account_trackers(s, alice, &ids, "after settings").await;
+    s.change_phone(a2.id, "+15550001", Some("apn"), None, None)
+        .await
+        .unwrap();
+    check_account_trackers(s, alice, &ids, "after a phone change").await;
+    s.set_blocked(a2.id, true).await.unwrap();
+    check_account_trackers(s, alice, &ids, "after blocking").await;
+    s.set_tariff_end_date(a1.id, Some("2030-01-01"))
+        .await
+        .unwrap();
+    check_account_trackers(s, alice, &ids, "after a tariff change").await;
+    s.replace(a3.id, &replacement("200000000000009", None))
+        .await
+        .unwrap();
+    check_account_trackers(s, alice, &ids, "after a replace").await;
+    s.set_blocked(b1.id, true).await.unwrap();
+    check_account_trackers(s, alice, &ids, "after the lent tracker's owner blocked it").await;
+    s.corrupt(a1.id).await.unwrap();
+    check_account_trackers(s, alice, &ids, "after a delete").await;
+    ids.push(tracker(s, alice, "100000000000005").await.id);
+    check_account_trackers(s, alice, &ids, "after a registration").await;
+    s.delete_clone(lent.id).await.unwrap();
+    check_account_trackers(s, alice, &ids, "after the clone is deleted").await;
+}
+
+/// The same when the change comes through another store on the same database: the admin
+/// command's process on a SQLite file, another node on PostgreSQL.
+async fn tracker_reads_follow_another_writer(s: &dyn Store, other: &dyn Store) {
+    let (alice, [a1, a2, a3], _) = alice_and_bob(s).await;
+    let ids = [a1.id, a2.id, a3.id];
+    check_account_trackers(s, alice, &ids, "at first").await;
+    other
+        .update_settings(a2.id, "renamed elsewhere", GroupId(0))
+        .await
+        .unwrap();
+    other.set_blocked(a3.id, true).await.unwrap();
+    check_account_trackers(s, alice, &ids, "after another store's changes").await;
+    assert_eq!(
+        s.tracker_states(alice, None).await.unwrap()[1].0.label,
+        "renamed elsewhere"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_tracker_reads_follow_another_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trackd.db");
+    let path = path.to_str().unwrap();
+    let s = trackd_store::open(path).await.unwrap();
+    let other = trackd_store::open(path).await.unwrap();
+    tracker_reads_follow_another_writer(&*s, &*other).await;
+}
+
+#[tokio::test]
+async fn postgres_tracker_reads_follow_another_writer() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let s = trackd_store::open(db.url()).await.unwrap();
+    let other = trackd_store::open(db.url()).await.unwrap();
+    tracker_reads_follow_another_writer(&*s, &*other).await;
 }
 
 async fn tracker_counters_scoped_and_joined(s: &dyn Store) {

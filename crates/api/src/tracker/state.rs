@@ -1,9 +1,10 @@
 //! The live state of trackers: `tracker/get_state`, `get_states`, `get_last_gps_point`,
-//! `get_inputs` and `get_diagnostics`. Each reads the trackers with their states in one
-//! query (on SQLite the states ingest last committed come from memory, `Store::tracker_states`)
-//! and derives the statuses at the time of the call by the rules of docs/state.md.
+//! `get_inputs` and `get_diagnostics`. Each reads the trackers with their states
+//! (`Store::tracker_states`: the trackers kept in memory while unchanged, the states in one
+//! query, or on SQLite as ingest last committed them) and derives the statuses at the time of
+//! the call by the rules of docs/state.md.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -16,6 +17,7 @@ use trackd_core::TrackerId;
 
 use super::not_blocked;
 use super::sensor::owner;
+use crate::time::Formatted;
 use crate::{ApiError, Ctx, Reply};
 
 /// Most trackers one `get_states` (or `counter/value/list`) call may name.
@@ -38,7 +40,7 @@ pub(crate) async fn tracker_with_state(ctx: &Ctx) -> Result<(Tracker, TrackerSta
         .ok_or_else(|| ApiError::new(201))?;
     not_blocked(&tracker)?;
     Ok((
-        tracker,
+        std::sync::Arc::unwrap_or_clone(tracker),
         state
             .map(std::sync::Arc::unwrap_or_clone)
             .unwrap_or_default(),
@@ -62,11 +64,13 @@ fn signal_level(fix: &Fix) -> Option<i32> {
 
 /// Discrete inputs or outputs as booleans, input 1 first: as many as the model has, more if
 /// the device reported a higher one.
-fn bits(mask: Option<i64>, model_count: usize) -> Vec<bool> {
-    let highest = mask.map_or(0, |m| 64 - (m as u64).leading_zeros() as usize);
-    (0..model_count.max(highest).min(64))
-        .map(|i| mask.is_some_and(|m| (m as u64) >> i & 1 == 1))
-        .collect()
+fn bits(mask: Option<i64>, model_count: usize) -> Bits {
+    let mask = mask.map_or(0, |m| m as u64);
+    let highest = 64 - mask.leading_zeros() as usize;
+    Bits {
+        mask,
+        count: model_count.max(highest).min(64),
+    }
 }
 
 /// A count from the model's catalog entry (`digital_inputs`, `digital_outputs`).
@@ -80,13 +84,14 @@ fn model_count(tracker: &Tracker, field: &str) -> usize {
 
 /// The state object (navixy-reference §4), serialized straight from here: `get_states`
 /// answers 2,000 of them. Fields in the order of a JSON object's keys elsewhere
-/// (alphabetical).
+/// (alphabetical). Its times are written into the answer as it is serialized, with no String
+/// each: 2,000 states have some 20,000 of them.
 #[derive(Serialize)]
 pub struct StateObject {
-    actual_track_update: Option<String>,
+    actual_track_update: Option<Formatted>,
     additional: Map<String, Value>,
     battery_level: Option<i32>,
-    battery_update: Option<String>,
+    battery_update: Option<Formatted>,
     connection_status: &'static str,
     gps: GpsObject,
     gsm: Option<GsmObject>,
@@ -94,15 +99,28 @@ pub struct StateObject {
     #[serde(skip_serializing_if = "Option::is_none")]
     ignition: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    ignition_update: Option<String>,
-    inputs: Vec<bool>,
-    inputs_update: Option<String>,
-    last_update: Option<String>,
+    ignition_update: Option<Formatted>,
+    inputs: Bits,
+    inputs_update: Option<Formatted>,
+    last_update: Option<Formatted>,
     movement_status: &'static str,
-    movement_status_update: Option<String>,
-    outputs: Vec<bool>,
-    outputs_update: Option<String>,
+    movement_status_update: Option<Formatted>,
+    outputs: Bits,
+    outputs_update: Option<Formatted>,
     source_id: i64,
+}
+
+/// Discrete inputs or outputs as booleans, input 1 first: as many as the model has, more if
+/// the device reported a higher one (`bits`), serialized without a list of their own.
+struct Bits {
+    mask: u64,
+    count: usize,
+}
+
+impl Serialize for Bits {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq((0..self.count).map(|i| self.mask >> i & 1 == 1))
+    }
 }
 
 #[derive(Serialize)]
@@ -114,7 +132,7 @@ struct GpsObject {
     location: Option<LatLng>,
     signal_level: Option<i32>,
     speed: i64,
-    updated: Option<String>,
+    updated: Option<Formatted>,
 }
 
 #[derive(Serialize)]
@@ -129,13 +147,13 @@ struct GsmObject {
     network_name: Option<String>,
     roaming: Option<bool>,
     signal_level: Option<i32>,
-    updated: Option<String>,
+    updated: Option<Formatted>,
 }
 
 /// The state object at `now`.
 pub fn render(ctx: &Ctx, tracker: &Tracker, state: &TrackerState, now: i64) -> StateObject {
     let config = &ctx.state.state_config;
-    let time = |t: Option<i64>| t.map(|t| ctx.time.format(t));
+    let time = |t: Option<i64>| t.map(|t| ctx.time.at(t));
     // The last GPS fix; a cell-tower location only while there has never been one.
     let (fix, lbs) = match (&state.gps, &state.lbs) {
         (Some(gps), _) => (Some(gps), false),
@@ -178,7 +196,7 @@ pub fn render(ctx: &Ctx, tracker: &Tracker, state: &TrackerState, now: i64) -> S
             updated: time(Some(g.time)),
         }),
         ignition: state.ignition.as_ref().map(|i| i.value),
-        ignition_update: state.ignition.as_ref().map(|i| ctx.time.format(i.time)),
+        ignition_update: state.ignition.as_ref().map(|i| ctx.time.at(i.time)),
         inputs: bits(
             state.inputs.as_ref().map(|i| i.value),
             model_count(tracker, "digital_inputs"),
@@ -251,8 +269,7 @@ pub async fn get_states(ctx: Ctx) -> Result<Reply, ApiError> {
         return Err(ApiError::new(208));
     }
     let now = ctx.now();
-    // Keyed as a JSON object's keys are ordered elsewhere: as strings.
-    let mut states: BTreeMap<String, StateObject> = BTreeMap::new();
+    let mut live = Vec::with_capacity(rows.len());
     let mut blocked = Vec::new();
     let no_data = TrackerState::default();
     for (tracker, state) in &rows {
@@ -261,10 +278,20 @@ pub async fn get_states(ctx: Ctx) -> Result<Reply, ApiError> {
         } else if tracker.source.blocked {
             blocked.push(tracker.id.0);
         } else {
-            let state = state.as_deref().unwrap_or(&no_data);
-            states.insert(tracker.id.0.to_string(), render(&ctx, tracker, state, now));
+            live.push((
+                tracker.id.0.to_string(),
+                &**tracker,
+                state.as_deref().unwrap_or(&no_data),
+            ));
         }
     }
+    // Keyed as a JSON object's keys are ordered elsewhere: as strings.
+    live.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let states = States {
+        ctx: &ctx,
+        live,
+        now,
+    };
     let mut reply = Reply::ok()
         .with("user_time", ctx.time.format(now))
         .with_serialized("states", &states);
@@ -276,6 +303,24 @@ pub async fn get_states(ctx: Ctx) -> Result<Reply, ApiError> {
         reply = reply.with("not_exist", not_exist);
     }
     Ok(reply)
+}
+
+/// The state objects of `get_states`, each rendered as it is serialized.
+struct States<'a> {
+    ctx: &'a Ctx,
+    /// Key, tracker and state, by key.
+    live: Vec<(String, &'a Tracker, &'a TrackerState)>,
+    now: i64,
+}
+
+impl Serialize for States<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(
+            self.live
+                .iter()
+                .map(|(key, tracker, state)| (key, render(self.ctx, tracker, state, self.now))),
+        )
+    }
 }
 
 /// `tracker/get_last_gps_point`: the last valid GPS fix; cell-tower locations never count.
@@ -318,9 +363,9 @@ pub async fn get_inputs(ctx: Ctx) -> Result<Reply, ApiError> {
         .collect();
     Ok(Reply::ok()
         .with("user_time", ctx.time.format(now))
-        .with(
+        .with_serialized(
             "inputs",
-            bits(
+            &bits(
                 inputs.map(|i| i.value),
                 model_count(&tracker, "digital_inputs"),
             ),
@@ -505,11 +550,18 @@ mod tests {
 
     #[test]
     fn bits_cover_the_model_and_what_was_reported() {
-        assert_eq!(bits(None, 3), [false, false, false]);
-        assert_eq!(bits(Some(0b101), 2), [true, false, true]);
-        assert_eq!(bits(Some(0b10), 4), [false, true, false, false]);
-        assert_eq!(bits(Some(i64::MIN), 0).len(), 64);
-        assert!(bits(None, 0).is_empty());
+        let json = |b: Bits| serde_json::to_value(b).expect("serializes");
+        assert_eq!(json(bits(None, 3)), json!([false, false, false]));
+        assert_eq!(json(bits(Some(0b101), 2)), json!([true, false, true]));
+        assert_eq!(
+            json(bits(Some(0b10), 4)),
+            json!([false, true, false, false])
+        );
+        let highest = json(bits(Some(i64::MIN), 0));
+        let highest = highest.as_array().expect("a list");
+        assert_eq!(highest.len(), 64);
+        assert_eq!(highest.last(), Some(&json!(true)));
+        assert_eq!(json(bits(None, 0)), json!([]));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use sqlx::{Connection, Postgres, Transaction};
 use trackd_core::point::Point;
 
 use crate::shared::store_impl::point_columns;
+use crate::shared::tracker_cache::TrackerCache;
 use crate::shared::{impl_counters, impl_store, migrations, Migration, PointRow};
 use crate::{Result, StoreError};
 
@@ -33,6 +34,8 @@ pub struct PgStore {
     /// I/O driver, which polls between the tasks of thousands of device connections, nor by
     /// another writer's, busy with its own commit.
     ingest: Vec<PgPool>,
+    /// The accounts' trackers, for the API's reads of many.
+    tracker_cache: TrackerCache,
 }
 
 impl PgStore {
@@ -56,7 +59,11 @@ impl PgStore {
                     .connect_lazy_with(options.clone())
             })
             .collect();
-        let store = PgStore { pool, ingest };
+        let store = PgStore {
+            pool,
+            ingest,
+            tracker_cache: TrackerCache::default(),
+        };
         store.migrate(MIGRATIONS).await?;
         Ok(store)
     }
@@ -67,6 +74,10 @@ impl PgStore {
     /// they are read from their rows.
     fn published(&self) -> Option<&crate::shared::published::Published> {
         None
+    }
+
+    fn tracker_cache(&self) -> &TrackerCache {
+        &self.tracker_cache
     }
 
     /// PostgreSQL knows no bare `?`.
@@ -104,6 +115,14 @@ impl PgStore {
         args: Vec<i64>,
     ) -> Result<Vec<M::Out>> {
         self.sqlx_rows::<M>(&sql, &args).await
+    }
+
+    async fn row<M: crate::shared::RowMap>(
+        &self,
+        sql: &str,
+        key: crate::shared::Key<'_>,
+    ) -> Result<Option<M::Out>> {
+        self.sqlx_row::<M>(sql, key).await
     }
 
     /// An ingest commit: through sqlx, on the lane's connection (`begin_ingest`).

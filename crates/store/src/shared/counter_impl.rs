@@ -181,7 +181,7 @@ macro_rules! impl_counters {
                     &self,
                     account: UserId,
                     ids: &[TrackerId],
-                ) -> Result<Vec<(Tracker, Option<std::sync::Arc<CounterState>>)>> {
+                ) -> Result<Vec<(std::sync::Arc<Tracker>, Option<std::sync::Arc<CounterState>>)>> {
                     self.trackers_with(
                         account,
                         Some(ids),

@@ -7,6 +7,7 @@ pub(crate) mod ingest;
 pub(crate) mod published;
 mod rows;
 pub(crate) mod store_impl;
+pub(crate) mod tracker_cache;
 
 pub(crate) use counter_impl::impl_counters;
 pub(crate) use rows::{
@@ -15,8 +16,8 @@ pub(crate) use rows::{
     user_from_row,
 };
 pub(crate) use rows::{
-    BindingRow, Cols, EventRow, JsonRow, RowMap, SensorRow, TrackPoint, TrackerRow,
-    TrackerWithJson, WholePoint,
+    BindingRow, Cols, EventRow, JsonRow, RevisionRow, RowMap, SensorRow, SessionRow, TrackPoint,
+    TrackerRow, UserRow, WholePoint,
 };
 pub(crate) use store_impl::impl_store;
 
@@ -93,10 +94,26 @@ macro_rules! migrations {
                     "/0008_live_source_indexes.sql"
                 )),
             },
+            Migration {
+                version: 9,
+                name: "tracker_revisions",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0009_tracker_revisions.sql"
+                )),
+            },
         ]
     };
 }
 pub(crate) use migrations;
+
+/// What a read of one row looks it up by (`row`): its one parameter.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Key<'a> {
+    Int(i64),
+    Text(&'a str),
+}
 
 /// IDs per `IN (...)` list: well under SQLite's 32766 and PostgreSQL's 65535 parameters.
 pub(crate) const IN_CHUNK: usize = 500;

@@ -87,8 +87,12 @@ row_maps! {
     TrackerRow: Tracker = tracker_from_row;
     /// A tag binding with its tracker's ID.
     BindingRow: (TrackerId, TagBinding) = binding_from_row;
-    /// A tracker with the `state` of a per-tracker JSON table joined on.
-    TrackerWithJson: (Tracker, Option<String>) = tracker_with_json;
+    /// An account's tracker revision (`tracker_revisions`).
+    RevisionRow: i64 = revision_row;
+    /// A user (`SELECT *` of `users`).
+    UserRow: User = user_from_row;
+    /// A session (`SELECT *` of `sessions`).
+    SessionRow: Session = session_from_row;
     /// A row of a per-tracker JSON table: `tracker_id` and `state`.
     JsonRow: (i64, String) = json_row;
     /// A sensor (`SELECT *` of `sensors`).
@@ -118,8 +122,8 @@ pub(crate) fn event_from_row(r: &impl Cols) -> Result<Event> {
     })
 }
 
-fn tracker_with_json(r: &impl Cols) -> Result<(Tracker, Option<String>)> {
-    Ok((tracker_from_row(r)?, r.opt_string("state")?))
+fn revision_row(r: &impl Cols) -> Result<i64> {
+    r.i64("revision")
 }
 
 pub(crate) fn user_from_row(r: &impl Cols) -> Result<User> {
@@ -248,7 +252,8 @@ pub(crate) fn binding_from_row(r: &impl Cols) -> Result<(TrackerId, TagBinding)>
 
 /// A row of `points`. The schema keeps a position's and a GSM cell's columns all set or all
 /// NULL, so `lat` and `mcc` say whether there is one.
-fn position_from_row(r: &impl Cols) -> Result<Option<Position>> {
+/// The position of a row; its `hdop` only `with_hdop` (a track's columns leave it out).
+fn position_from_row(r: &impl Cols, with_hdop: bool) -> Result<Option<Position>> {
     Ok(match r.opt_f64("lat")? {
         None => None,
         Some(lat) => Some(Position {
@@ -258,7 +263,7 @@ fn position_from_row(r: &impl Cols) -> Result<Option<Position>> {
             speed: r.opt_f64("speed")?,
             heading: r.opt_f64("heading")?,
             satellites: r.opt_i32("satellites")?,
-            hdop: r.opt_f64("hdop")?,
+            hdop: if with_hdop { r.opt_f64("hdop")? } else { None },
             valid: r.bool("valid")?,
             lbs: r.bool("lbs")?,
         }),
@@ -266,25 +271,28 @@ fn position_from_row(r: &impl Cols) -> Result<Option<Position>> {
 }
 
 fn alarms_from_row(r: &impl Cols) -> Result<Vec<String>> {
-    serde_json::from_str::<Vec<String>>(&r.string("alarms")?).map_err(bad_json("points.alarms"))
+    let json = r.string("alarms")?;
+    // Nearly every point has none.
+    if json == "[]" {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str::<Vec<String>>(&json).map_err(bad_json("points.alarms"))
 }
 
-/// A point of `track_point_columns!`: what is not read stays empty.
+/// A point of `track_point_columns!`: what is not read stays empty, its tracker is 0 (the
+/// caller knows it) and its receive time is its time.
 pub(crate) fn track_point_from_row(r: &impl Cols) -> Result<Point> {
+    let time = r.i64("time")?;
     Ok(Point {
-        position: position_from_row(r)?,
+        position: position_from_row(r, false)?,
         alarms: alarms_from_row(r)?,
         buffered: r.bool("buffered")?,
-        ..Point::empty(
-            TrackerId(r.i64("tracker_id")?),
-            r.i64("time")?,
-            r.i64("received_at")?,
-        )
+        ..Point::empty(TrackerId(0), time, time)
     })
 }
 
 pub(crate) fn point_from_row(r: &impl Cols) -> Result<Point> {
-    let position = position_from_row(r)?;
+    let position = position_from_row(r, true)?;
     let gsm_cell = match r.opt_i32("mcc")? {
         None => None,
         Some(mcc) => Some(GsmCell {

@@ -64,8 +64,7 @@ pub(crate) use point_columns;
 /// The columns of a point a track is drawn from (`Points::track_points`).
 macro_rules! track_point_columns {
     () => {
-        "tracker_id, time, received_at, lat, lng, altitude, speed, heading, satellites, hdop, \
-         valid, lbs, alarms, buffered"
+        "time, lat, lng, altitude, speed, heading, satellites, valid, lbs, alarms, buffered"
     };
 }
 pub(crate) use track_point_columns;
@@ -239,6 +238,19 @@ macro_rules! impl_store {
                     self.all(query, M::map).await
                 }
 
+                /// A read of one row by `key`, through sqlx (`row`).
+                pub(crate) async fn sqlx_row<M: shared::RowMap>(
+                    &self,
+                    sql: &str,
+                    key: shared::Key<'_>,
+                ) -> Result<Option<M::Out>> {
+                    let query = match key {
+                        shared::Key::Int(n) => sqlx::query(sql).bind(n),
+                        shared::Key::Text(s) => sqlx::query(sql).bind(s),
+                    };
+                    self.optional(query, M::map).await
+                }
+
                 /// Runs one statement on its own; returns the rows it changed.
                 async fn write(&self, query: Query<'_>) -> Result<u64> {
                     Ok(query.execute(self.writer()).await?.rows_affected())
@@ -369,41 +381,27 @@ macro_rules! impl_store {
                     Ok(new)
                 }
 
-                /// The account's trackers, each with its row of a per-tracker JSON table
-                /// (`tracker_state`, `counter_state`) joined on, or none with `table` `None`,
-                /// in one query ordered by ID: all live trackers when `ids` is `None`; else
-                /// those of `ids` the account owns, deleted ones included (a caller tells a
-                /// deleted tracker from a missing one). Tag bindings are not read.
-                pub(crate) async fn trackers_joined(
+                /// The account's trackers, in one query ordered by ID: all of them, deleted ones
+                /// included, when `ids` is `None`; else those of `ids` the account owns. Tag
+                /// bindings are not read.
+                pub(crate) async fn trackers_of(
                     &self,
                     account: UserId,
                     ids: Option<&[TrackerId]>,
-                    table: Option<PerTracker>,
-                ) -> Result<Vec<(Tracker, Option<String>)>> {
-                    // The tracker columns come from the one `tracker_select!`, wrapped, so the
-                    // table joins on without a second list of them.
+                ) -> Result<Vec<Tracker>> {
                     let select = |filter: String| {
-                        let (state, join) = match table {
-                            Some(table) => (
-                                "j.state",
-                                format!(" LEFT JOIN {} j ON j.tracker_id = x.id", table.table()),
-                            ),
-                            None => ("NULL AS state", String::new()),
-                        };
                         format!(
                             concat!(
-                                "SELECT x.*, {} FROM (",
                                 $crate::shared::store_impl::tracker_select!(),
-                                "WHERE {}) x{} ORDER BY x.id"
+                                "WHERE {} ORDER BY t.id"
                             ),
-                            state, filter, join
+                            filter
                         )
                     };
                     let account_param = shared::params(Self::NUMBERED_PARAMS, 1, 1);
-                    type Joined = shared::TrackerWithJson;
                     let Some(ids) = ids else {
-                        let sql = select(format!("t.user_id = {account_param} AND NOT t.deleted"));
-                        return self.rows::<Joined>(sql, vec![account.0]).await;
+                        let sql = select(format!("t.user_id = {account_param}"));
+                        return self.rows::<shared::TrackerRow>(sql, vec![account.0]).await;
                     };
                     let mut out = Vec::with_capacity(ids.len());
                     for chunk in ids.chunks(STATE_CHUNK) {
@@ -416,15 +414,49 @@ macro_rules! impl_store {
                             shared::params(Self::NUMBERED_PARAMS, 2, chunk.len())
                         ));
                         let args = std::iter::once(account.0).chain(chunk.iter().map(|t| t.0));
-                        out.extend(self.rows::<Joined>(sql, args.collect()).await?);
+                        out.extend(self.rows::<shared::TrackerRow>(sql, args.collect()).await?);
                     }
                     Ok(out)
                 }
 
-                /// The account's trackers as `trackers_joined` reads them, each with its row of
-                /// `table` parsed by `parse` (`None` where there is none or it does not parse).
-                /// Where the store publishes what ingest committed, the states come from there
-                /// (`from_memory`) and only the others' rows are read.
+                /// The account's trackers a read of many asks for: all live ones when `ids`
+                /// is `None`, else those of `ids` it owns, deleted ones included; by ID, tag
+                /// bindings not read. They come from memory while the account's revision is
+                /// the one they were kept at (`tracker_cache`); else a read of a few named
+                /// trackers reads those alone, and any other read reads all the account's
+                /// trackers and keeps them.
+                pub(crate) async fn account_trackers(
+                    &self,
+                    account: UserId,
+                    ids: Option<&[TrackerId]>,
+                ) -> Result<Vec<std::sync::Arc<Tracker>>> {
+                    use $crate::shared::tracker_cache::select;
+                    /// Fewer named trackers than this are read alone when not kept: a
+                    /// `get_state` need not read an account of 10,000.
+                    const READ_ALL_FROM: usize = 50;
+                    let cache = self.tracker_cache();
+                    let revision = self
+                        .row::<shared::RevisionRow>(
+                            "SELECT revision FROM tracker_revisions WHERE user_id = $1",
+                            shared::Key::Int(account.0),
+                        )
+                        .await?
+                        .unwrap_or(0);
+                    if let Some(all) = cache.get(account, revision) {
+                        return Ok(select(&all, ids));
+                    }
+                    if let Some(ids) = ids.filter(|ids| ids.len() < READ_ALL_FROM) {
+                        let few = self.trackers_of(account, Some(ids)).await?;
+                        return Ok(few.into_iter().map(std::sync::Arc::new).collect());
+                    }
+                    let all = self.trackers_of(account, None).await?;
+                    Ok(select(&cache.put(account, revision, all), ids))
+                }
+
+                /// The account's trackers as `account_trackers` reads them, each with its row
+                /// of `table` parsed by `parse` (`None` where there is none or it does not
+                /// parse). Where the store publishes what ingest committed, the states come
+                /// from there (`from_memory`) and only the others' rows are read.
                 pub(crate) async fn trackers_with<S>(
                     &self,
                     account: UserId,
@@ -438,20 +470,13 @@ macro_rules! impl_store {
                         Vec<i64>,
                     ),
                     parse: impl Fn(i64, &str) -> Option<std::sync::Arc<S>>,
-                ) -> Result<Vec<(Tracker, Option<std::sync::Arc<S>>)>> {
-                    let Some(published) = self.published() else {
-                        let joined = self.trackers_joined(account, ids, Some(table)).await?;
-                        return Ok(joined
-                            .into_iter()
-                            .map(|(t, text)| {
-                                let state = text.and_then(|text| parse(t.id.0, &text));
-                                (t, state)
-                            })
-                            .collect());
+                ) -> Result<Vec<(std::sync::Arc<Tracker>, Option<std::sync::Arc<S>>)>> {
+                    let trackers = self.account_trackers(account, ids).await?;
+                    let wanted: Vec<i64> = trackers.iter().map(|t| t.id.0).collect();
+                    let (mut states, missing) = match self.published() {
+                        Some(published) => from_memory(published, &wanted),
+                        None => (std::collections::HashMap::new(), wanted),
                     };
-                    let trackers = self.trackers_joined(account, ids, None).await?;
-                    let wanted: Vec<i64> = trackers.iter().map(|(t, _)| t.id.0).collect();
-                    let (mut states, missing) = from_memory(published, &wanted);
                     for (id, text) in self.read_json_rows(table, &missing).await? {
                         if let Some(state) = parse(id, &text) {
                             states.insert(id, state);
@@ -459,7 +484,7 @@ macro_rules! impl_store {
                     }
                     Ok(trackers
                         .into_iter()
-                        .map(|(t, _)| {
+                        .map(|t| {
                             let state = states.remove(&t.id.0);
                             (t, state)
                         })
@@ -738,9 +763,9 @@ macro_rules! impl_store {
                 }
 
                 async fn user(&self, id: UserId) -> Result<Option<User>> {
-                    self.optional(
-                        sqlx::query("SELECT * FROM users WHERE id = $1").bind(id.0),
-                        shared::user_from_row,
+                    self.row::<shared::UserRow>(
+                        "SELECT * FROM users WHERE id = $1",
+                        shared::Key::Int(id.0),
                     )
                     .await
                 }
@@ -790,9 +815,9 @@ macro_rules! impl_store {
                 }
 
                 async fn session(&self, hash: &str) -> Result<Option<Session>> {
-                    self.optional(
-                        sqlx::query("SELECT * FROM sessions WHERE hash = $1").bind(hash),
-                        shared::session_from_row,
+                    self.row::<shared::SessionRow>(
+                        "SELECT * FROM sessions WHERE hash = $1",
+                        shared::Key::Text(hash),
                     )
                     .await
                 }
@@ -1467,11 +1492,16 @@ macro_rules! impl_store {
                         $crate::shared::store_impl::track_point_columns!(),
                         point_range_sql!()
                     );
-                    self.rows::<shared::TrackPoint>(
-                        sql.into(),
-                        range_args(tracker, from, to, limit),
-                    )
-                    .await
+                    let mut points = self
+                        .rows::<shared::TrackPoint>(
+                            sql.into(),
+                            range_args(tracker, from, to, limit),
+                        )
+                        .await?;
+                    for p in &mut points {
+                        p.tracker_id = tracker;
+                    }
+                    Ok(points)
                 }
 
                 async fn latest_point(&self, tracker: TrackerId) -> Result<Option<Point>> {
@@ -1687,7 +1717,12 @@ macro_rules! impl_store {
                     &self,
                     account: UserId,
                     ids: Option<&[TrackerId]>,
-                ) -> Result<Vec<(Tracker, Option<std::sync::Arc<TrackerState>>)>> {
+                ) -> Result<
+                    Vec<(
+                        std::sync::Arc<Tracker>,
+                        Option<std::sync::Arc<TrackerState>>,
+                    )>,
+                > {
                     self.trackers_with(
                         account,
                         ids,

@@ -19,6 +19,7 @@ mod ingest;
 mod wal_sync;
 
 use crate::shared::published::Published;
+use crate::shared::tracker_cache::TrackerCache;
 use crate::shared::{impl_counters, impl_store, migrations, Migration};
 use crate::{Result, StoreError};
 use checkpoint::Checkpointer;
@@ -137,6 +138,8 @@ pub struct SqliteStore {
     /// Files only, as `direct`: the states the direct writer last committed, for the API's
     /// reads of many trackers' states.
     published: Option<Arc<Published>>,
+    /// The accounts' trackers, for the API's reads of many.
+    tracker_cache: TrackerCache,
 }
 
 impl SqliteStore {
@@ -200,6 +203,7 @@ impl SqliteStore {
                 direct_writer: None,
                 wal_sync: None,
                 published: None,
+                tracker_cache: TrackerCache::default(),
             }
         } else {
             // The writer connects first: it creates the file and switches it to WAL.
@@ -258,6 +262,7 @@ impl SqliteStore {
                 direct_writer: Some(direct_writer),
                 wal_sync,
                 published: Some(published),
+                tracker_cache: TrackerCache::default(),
             }
         };
         store.migrate(MIGRATIONS).await?;
@@ -268,6 +273,10 @@ impl SqliteStore {
     /// writer).
     fn published(&self) -> Option<&Published> {
         self.published.as_deref()
+    }
+
+    fn tracker_cache(&self) -> &TrackerCache {
+        &self.tracker_cache
     }
 
     /// To SQLite `$n` (and `?n`) is a named parameter, and sqlx asks each parameter's name,
@@ -313,6 +322,19 @@ impl SqliteStore {
         match &self.direct {
             Some(direct) => direct.rows::<M>(sql, args).await,
             None => self.sqlx_rows::<M>(&sql, &args).await,
+        }
+    }
+
+    /// A read of one row by key (a session, a user): on a file, on the calling thread
+    /// (`DirectReaders::row_here`); through sqlx in memory.
+    async fn row<M: crate::shared::RowMap>(
+        &self,
+        sql: &str,
+        key: crate::shared::Key<'_>,
+    ) -> Result<Option<M::Out>> {
+        match &self.direct {
+            Some(direct) => direct.row_here::<M>(sql, key),
+            None => self.sqlx_row::<M>(sql, key).await,
         }
     }
 
@@ -511,6 +533,7 @@ mod tests {
             direct_writer: None,
             wal_sync: None,
             published: None,
+            tracker_cache: TrackerCache::default(),
         };
         let before: Vec<Migration> = MIGRATIONS
             .iter()

@@ -290,9 +290,13 @@ async fn bench(args: &Args) -> anyhow::Result<Figures> {
                             ),
                             ProbeResult::Measured {
                                 latencies_us,
+                                first_us,
                                 errors,
                                 last_error,
                             } => {
+                                if let Some(first) = first_us {
+                                    f.put(format!("{k}/first"), f64::from(first) / 1000.0);
+                                }
                                 let calls = latencies_us.len();
                                 let l = Latency::from_micros(latencies_us);
                                 if calls > 0 {
@@ -509,14 +513,24 @@ fn print(args: &Args, f: &Figures, machine: &str, fds: (u64, u64)) {
             ("track/read (10,000 points)", "50"),
         ] {
             // With a few dozen calls in a run, p99 is its slowest call or nearly: the count
-            // says how much to make of it.
+            // says how much to make of it. The first call of a run, on cold caches, is
+            // apart.
             let timed: Vec<String> = bks
                 .iter()
                 .map(|b| {
                     let k = format!("d/{}/{label}", b.name());
-                    match f.median(&format!("{k}/calls")) {
-                        Some(n) => format!("{} ({} calls)", cells_of(&k), n.round()),
-                        None => cells_of(&k),
+                    match (
+                        f.median(&format!("{k}/calls")),
+                        f.median(&format!("{k}/first")),
+                    ) {
+                        (Some(n), Some(first)) => format!(
+                            "{} ({} calls; first {})",
+                            cells_of(&k),
+                            n.round(),
+                            ms(first)
+                        ),
+                        (Some(n), None) => format!("{} ({} calls)", cells_of(&k), n.round()),
+                        _ => cells_of(&k),
                     }
                 })
                 .collect();

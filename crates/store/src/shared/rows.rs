@@ -250,9 +250,9 @@ pub(crate) fn binding_from_row(r: &impl Cols) -> Result<(TrackerId, TagBinding)>
     ))
 }
 
-/// A row of `points`. The schema keeps a position's and a GSM cell's columns all set or all
-/// NULL, so `lat` and `mcc` say whether there is one.
-/// The position of a row; its `hdop` only `with_hdop` (a track's columns leave it out).
+/// The position of a row of `points`, its `hdop` only `with_hdop` (a track's columns leave it
+/// out). The schema keeps a position's and a GSM cell's columns all set or all NULL, so `lat`
+/// and `mcc` say whether there is one.
 fn position_from_row(r: &impl Cols, with_hdop: bool) -> Result<Option<Position>> {
     Ok(match r.opt_f64("lat")? {
         None => None,

@@ -1961,45 +1961,56 @@ async fn tracker_states_scoped_and_joined(s: &dyn Store) {
     assert!(s.tracker_states(alice, Some(&[])).await.unwrap().is_empty());
 }
 
+/// `tracker_states` and `tracker_counters` of `ids` are what their rows hold (`states`,
+/// `counter_states`); returns the counter states.
+async fn check_states_are_rows(
+    s: &dyn Store,
+    account: UserId,
+    ids: &[TrackerId],
+    when: &str,
+) -> HashMap<TrackerId, CounterState> {
+    let states = s.states(ids).await.unwrap();
+    let read: HashMap<TrackerId, TrackerState> = s
+        .tracker_states(account, Some(ids))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|(t, st)| Some((t.id, Arc::unwrap_or_clone(st?))))
+        .collect();
+    assert_eq!(read, states, "states {when}");
+    let counters = s.counter_states(ids).await.unwrap();
+    let read: HashMap<TrackerId, CounterState> = s
+        .tracker_counters(account, ids)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|(t, c)| Some((t.id, Arc::unwrap_or_clone(c?))))
+        .collect();
+    assert_eq!(read, counters, "counters {when}");
+    counters
+}
+
+/// A point of `t` at `time` with its latitude at `lat`: a move the counters count.
+fn moving(t: TrackerId, time: i64, lat: f64) -> Point {
+    let mut p = point(t.0, time);
+    if let Some(pos) = &mut p.position {
+        pos.lat = lat;
+    }
+    p
+}
+
 /// What `get_states` and `counter/value/list` read (`tracker_states`, `tracker_counters`) is
 /// what the rows hold after every write, wherever it comes from (SQLite serves what ingest
 /// last committed from memory): after ingest, after a counter is set, after ingest again.
 async fn tracker_states_and_counters_follow_every_write(s: &dyn Store) {
     let (alice, [a1, a2, _], _) = alice_and_bob(s).await;
     let ids = [a1.id, a2.id];
-    let check = |when: &'static str| async move {
-        let states = s.states(&ids).await.unwrap();
-        let read: HashMap<TrackerId, TrackerState> = s
-            .tracker_states(alice, Some(&ids))
-            .await
-            .unwrap()
-            .into_iter()
-            .filter_map(|(t, st)| Some((t.id, Arc::unwrap_or_clone(st?))))
-            .collect();
-        assert_eq!(read, states, "states {when}");
-        let counters = s.counter_states(&ids).await.unwrap();
-        let read: HashMap<TrackerId, CounterState> = s
-            .tracker_counters(alice, &ids)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter_map(|(t, c)| Some((t.id, Arc::unwrap_or_clone(c?))))
-            .collect();
-        assert_eq!(read, counters, "counters {when}");
-        counters
-    };
+    let check = |when: &'static str| check_states_are_rows(s, alice, &ids, when);
     let set_odometer = |t: TrackerId, value: f64, time: i64| async move {
         let config = CounterConfig::default();
         s.change_counter(t, ODO, &set(value), time, &config)
             .await
             .unwrap();
-    };
-    let moving = |t: TrackerId, time: i64, lat: f64| {
-        let mut p = point(t.0, time);
-        if let Some(pos) = &mut p.position {
-            pos.lat = lat;
-        }
-        p
     };
     ingest(
         s,
@@ -2121,6 +2132,32 @@ async fn sqlite_tracker_reads_follow_another_writer() {
     let s = trackd_store::open(path).await.unwrap();
     let other = trackd_store::open(path).await.unwrap();
     tracker_reads_follow_another_writer(&*s, &*other).await;
+}
+
+/// Two nodes on one PostgreSQL: what one reads of states and counters follows what the other
+/// commits, though it keeps what its own writers committed (its copy's version is no longer
+/// the row's).
+#[tokio::test]
+async fn postgres_states_follow_another_node() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let s = trackd_store::open(db.url()).await.unwrap();
+    let other = trackd_store::open(db.url()).await.unwrap();
+    let (alice, [a1, a2, _], _) = alice_and_bob(&*s).await;
+    let ids = [a1.id, a2.id];
+    ingest(&*s, &[moving(a1.id, NOW, 52.0), moving(a2.id, NOW, 10.0)]).await;
+    let counted = check_states_are_rows(&*s, alice, &ids, "after this node's ingest").await;
+    ingest(&*other, &[moving(a1.id, NOW + 60_000, 52.01)]).await;
+    let moved = check_states_are_rows(&*s, alice, &ids, "after the other's ingest").await;
+    assert_ne!(counted[&a1.id], moved[&a1.id], "the other node counted");
+    other
+        .change_counter(a2.id, ODO, &set(42.0), NOW + 1, &CounterConfig::default())
+        .await
+        .unwrap();
+    check_states_are_rows(&*s, alice, &ids, "after the other's counter change").await;
+    ingest(&*s, &[moving(a1.id, NOW + 120_000, 52.02)]).await;
+    check_states_are_rows(&*s, alice, &ids, "after this node's ingest again").await;
 }
 
 #[tokio::test]

@@ -1,8 +1,8 @@
 //! The live state of trackers: `tracker/get_state`, `get_states`, `get_last_gps_point`,
 //! `get_inputs` and `get_diagnostics`. Each reads the trackers with their states
-//! (`Store::tracker_states`: the trackers kept in memory while unchanged, the states in one
-//! query, or on SQLite as ingest last committed them) and derives the statuses at the time of
-//! the call by the rules of docs/state.md.
+//! (`Store::tracker_states`: the trackers kept in memory while unchanged, the states as ingest
+//! last committed them, or else in one query) and derives the statuses at the time of the call
+//! by the rules of docs/state.md.
 
 use std::collections::{BTreeSet, HashSet};
 

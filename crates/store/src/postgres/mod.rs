@@ -8,6 +8,7 @@ use sqlx::{Connection, Postgres, Transaction};
 
 use trackd_core::point::Point;
 
+use crate::shared::published::Published;
 use crate::shared::store_impl::point_columns;
 use crate::shared::tracker_cache::TrackerCache;
 use crate::shared::{impl_counters, impl_store, migrations, Migration, PointRow};
@@ -36,6 +37,8 @@ pub struct PgStore {
     ingest: Vec<PgPool>,
     /// The accounts' trackers, for the API's reads of many.
     tracker_cache: TrackerCache,
+    /// The states this node's writers committed, with their rows' versions.
+    published: Published,
 }
 
 impl PgStore {
@@ -63,6 +66,7 @@ impl PgStore {
             pool,
             ingest,
             tracker_cache: TrackerCache::default(),
+            published: Published::default(),
         };
         store.migrate(MIGRATIONS).await?;
         Ok(store)
@@ -70,10 +74,11 @@ impl PgStore {
 
     const INGEST_LANES: usize = INGEST_LANES;
 
-    /// Several writers (nodes, lanes) commit states side by side: none publishes them, and
-    /// they are read from their rows.
-    fn published(&self) -> Option<&crate::shared::published::Published> {
-        None
+    /// Several writers (lanes, nodes) commit states side by side: each lane publishes what it
+    /// committed with its rows' version, and a read takes a published state only while its
+    /// row has that version.
+    fn published(&self) -> Option<&Published> {
+        Some(&self.published)
     }
 
     fn tracker_cache(&self) -> &TrackerCache {
@@ -87,6 +92,12 @@ impl PgStore {
     /// rows a batch reads stay locked until its commit, so neither node loses the other's
     /// update.
     const LOCK_ROWS: &'static str = " FOR UPDATE";
+
+    /// Every write of a state row records its transaction's ID (migration 10), so a state
+    /// kept in memory is known to be the row's while the versions agree.
+    const STATE_VERSION_SET: &'static str = ", version = DEFAULT";
+    const STATE_VERSION_NOW: Option<&'static str> =
+        Some("SELECT pg_current_xact_id()::text::bigint");
 
     fn reader(&self) -> &PgPool {
         &self.pool

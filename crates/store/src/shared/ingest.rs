@@ -36,8 +36,17 @@ impl PerTracker {
     /// The rows of `trackers` trackers, bound as the `IN` list's parameters (numbered `$n`
     /// or bare `?`), with `tail` after the condition.
     pub fn select_in(self, numbered: bool, trackers: usize, tail: &str) -> String {
+        self.columns_in("tracker_id, state", numbered, trackers, tail)
+    }
+
+    /// The rows' versions (PostgreSQL's, migration 10), as `select_in` finds the rows.
+    pub fn versions_in(self, numbered: bool, trackers: usize) -> String {
+        self.columns_in("tracker_id, version", numbered, trackers, "")
+    }
+
+    fn columns_in(self, columns: &str, numbered: bool, trackers: usize, tail: &str) -> String {
         format!(
-            "SELECT tracker_id, state FROM {} WHERE tracker_id IN ({}){tail}",
+            "SELECT {columns} FROM {} WHERE tracker_id IN ({}){tail}",
             self.table(),
             super::params(numbered, 1, trackers)
         )
@@ -138,6 +147,83 @@ pub(crate) trait IngestTx {
     async fn put_history(&mut self, rows: &[HistoryEntry<'_>]) -> Result<()>;
 }
 
+/// The states a transaction wrote, kept or published once it commits.
+#[derive(Default)]
+pub(crate) struct Written {
+    pub states: Vec<(i64, TrackerState)>,
+    pub counters: Vec<(i64, CounterState)>,
+}
+
+/// An ingest transaction that remembers the states it writes, to publish them once it
+/// commits (PostgreSQL's writers; SQLite's direct writer records its own).
+pub(crate) struct Recording<'t, T> {
+    pub tx: &'t mut T,
+    pub written: Written,
+}
+
+impl<T: IngestTx> IngestTx for Recording<'_, T> {
+    async fn json_rows(&mut self, table: PerTracker, ids: &[i64]) -> Result<Vec<(i64, String)>> {
+        self.tx.json_rows(table, ids).await
+    }
+
+    async fn put_json_rows(&mut self, table: PerTracker, rows: &[(i64, String)]) -> Result<()> {
+        self.tx.put_json_rows(table, rows).await
+    }
+
+    async fn put_states(&mut self, states: Vec<(i64, TrackerState, String)>) -> Result<()> {
+        let (rows, parsed) = split(states);
+        self.tx.put_json_rows(PerTracker::State, &rows).await?;
+        self.written.states.extend(parsed);
+        Ok(())
+    }
+
+    async fn put_counter_states(&mut self, states: Vec<(i64, CounterState, String)>) -> Result<()> {
+        let (rows, parsed) = split(states);
+        self.tx.put_json_rows(PerTracker::Counters, &rows).await?;
+        self.written.counters.extend(parsed);
+        Ok(())
+    }
+
+    async fn insert_points_while<R: Send, F: FnOnce() -> Result<R> + Send>(
+        &mut self,
+        sorted: &[&Point],
+        side: F,
+    ) -> (Result<u64>, Result<R>) {
+        self.tx.insert_points_while(sorted, side).await
+    }
+
+    async fn sensors(&mut self, ids: &[i64]) -> Result<Vec<Sensor>> {
+        self.tx.sensors(ids).await
+    }
+
+    async fn checkpoint_before(&mut self, tracker: i64, time: i64) -> Result<Option<String>> {
+        self.tx.checkpoint_before(tracker, time).await
+    }
+
+    async fn points_after(&mut self, tracker: i64, after: i64) -> Result<Vec<Point>> {
+        self.tx.points_after(tracker, after).await
+    }
+
+    async fn events_from(&mut self, tracker: i64, from: i64) -> Result<Vec<Event>> {
+        self.tx.events_from(tracker, from).await
+    }
+
+    async fn put_history(&mut self, rows: &[HistoryEntry<'_>]) -> Result<()> {
+        self.tx.put_history(rows).await
+    }
+}
+
+/// Rows of a per-tracker JSON table to write: tracker and JSON.
+type JsonRows = Vec<(i64, String)>;
+
+/// States given with their JSON as the rows to write and the states.
+fn split<S>(states: Vec<(i64, S, String)>) -> (JsonRows, Vec<(i64, S)>) {
+    states
+        .into_iter()
+        .map(|(id, state, json)| ((id, json), (id, state)))
+        .unzip()
+}
+
 /// Rows of a per-tracker JSON table, each parsed by `parse`.
 pub(crate) fn parsed<S>(
     rows: Vec<(i64, String)>,
@@ -149,8 +235,8 @@ pub(crate) fn parsed<S>(
 }
 
 /// The rows of a per-tracker JSON table for states given with their JSON.
-fn json_of<S>(states: Vec<(i64, S, String)>) -> Vec<(i64, String)> {
-    states.into_iter().map(|(id, _, json)| (id, json)).collect()
+fn json_of<S>(states: Vec<(i64, S, String)>) -> JsonRows {
+    split(states).0
 }
 
 /// A batch checked and in key order, `None` when empty. Key order walks the key's index

@@ -17,7 +17,7 @@ pub(crate) use rows::{
 };
 pub(crate) use rows::{
     BindingRow, Cols, EventRow, JsonRow, RevisionRow, RowMap, SensorRow, SessionRow, TrackPoint,
-    TrackerRow, UserRow, WholePoint,
+    TrackerRow, UserRow, VersionRow, WholePoint,
 };
 pub(crate) use store_impl::impl_store;
 
@@ -101,6 +101,15 @@ macro_rules! migrations {
                     "../../migrations/",
                     $backend,
                     "/0009_tracker_revisions.sql"
+                )),
+            },
+            Migration {
+                version: 10,
+                name: "state_versions",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0010_state_versions.sql"
                 )),
             },
         ]

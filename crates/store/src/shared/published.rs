@@ -1,4 +1,4 @@
-//! The live states and counter states the ingest writer last committed, shared with the API's
+//! The live states and counter states the ingest writers last committed, shared with the API's
 //! reads (DESIGN §4: "state reads come from memory or one indexed row").
 //!
 //! Reading a state from its row means parsing its JSON: for `tracker/get_states` of 2,000
@@ -7,15 +7,19 @@
 //! publishes a copy of each after its commit, and readers take the copies they find and read
 //! the rest (trackers the writer has not written since the store opened) from their rows.
 //!
-//! Only a store with one writer of these rows publishes (SQLite, whose writes are serial).
-//! What is published must never be older than the rows. The one other write of them,
-//! `Counters::change_counter` (`counter/value/set`, in this process: the admin commands write
-//! neither table), calls [`Published::invalidate`] for its tracker after its commit; a commit
+//! What is published must never be older than the rows. On PostgreSQL every write of a state
+//! row records its transaction's ID as the row's version (migration 10); its writers publish
+//! what they committed with that version, and a reader takes a published state only while its
+//! row has the same version (one read of the versions), whoever else writes the rows: a
+//! counter change, another node. SQLite's rows have no version: its one writer is the only
+//! one that publishes, and the one other write of them, `Counters::change_counter`
+//! (`counter/value/set`, in this process: the admin commands write neither table), calls
+//! [`Published::invalidate`] for its tracker after its commit; a commit
 //! of the writer that began before that invalidation does not publish that tracker, since
 //! SQLite may have run the change between the writer's commit and its publishing. Between the
 //! change's commit and its invalidation a reader may still see the value before it, as a
-//! reader that came a moment earlier would. Other writes (a session's
-//! last use, a tracker's label) leave the states alone: the writer's own kept states
+//! reader that came a moment earlier would. Other writes (a session's last use, a tracker's
+//! label) leave the states alone: the writer's own kept states
 //! (`sqlite::ingest`) are dropped on any other commit, since SQLite cannot tell which, but
 //! these are not, or every API write would empty them.
 
@@ -41,9 +45,19 @@ struct Inner {
     /// The generation of each tracker's last invalidation: a commit that began before it
     /// does not publish the tracker.
     invalidated: HashMap<i64, u64>,
-    states: HashMap<i64, Arc<TrackerState>>,
-    counters: HashMap<i64, Arc<CounterState>>,
+    states: HashMap<i64, Kept<TrackerState>>,
+    counters: HashMap<i64, Kept<CounterState>>,
 }
+
+/// A published state and the version of the row it was committed as (0 on SQLite).
+struct Kept<S> {
+    version: i64,
+    state: Arc<S>,
+}
+
+/// A tracker a read asks for: its ID, and the version its row has where rows have versions
+/// (`None` on SQLite, which takes what is published).
+pub(crate) type Wanted = (i64, Option<i64>);
 
 impl Published {
     /// What a commit records before it reads anything, and hands back to [`Published::commit`].
@@ -61,8 +75,21 @@ impl Published {
     ) {
         let inner = &mut *self.write();
         let since = |id| inner.invalidated.get(&id).is_some_and(|&at| at > began);
-        publish(&mut inner.states, states, &since);
-        publish(&mut inner.counters, counters, &since);
+        publish(&mut inner.states, 0, states, &since);
+        publish(&mut inner.counters, 0, counters, &since);
+    }
+
+    /// Publishes what a commit wrote at `version` (its rows' version), once it is committed.
+    /// Whatever wrote the rows since has another version, so readers pass these by.
+    pub fn commit_at<'a>(
+        &self,
+        version: i64,
+        states: impl IntoIterator<Item = (i64, &'a TrackerState)>,
+        counters: impl IntoIterator<Item = (i64, &'a CounterState)>,
+    ) {
+        let inner = &mut *self.write();
+        publish(&mut inner.states, version, states, &|_| false);
+        publish(&mut inner.counters, version, counters, &|_| false);
     }
 
     /// Forgets a tracker's states: its rows were written other than by the writer.
@@ -75,14 +102,15 @@ impl Published {
         inner.counters.remove(&tracker);
     }
 
-    /// The published states of `ids`, and the IDs of those not published.
-    pub fn states(&self, ids: &[i64]) -> (HashMap<i64, Arc<TrackerState>>, Vec<i64>) {
-        found(&self.read().states, ids)
+    /// The published states of `wanted` (at the version wanted, if any), and the IDs of
+    /// those not published so.
+    pub fn states(&self, wanted: &[Wanted]) -> (HashMap<i64, Arc<TrackerState>>, Vec<i64>) {
+        found(&self.read().states, wanted)
     }
 
-    /// The published counter states of `ids`, and the IDs of those not published.
-    pub fn counters(&self, ids: &[i64]) -> (HashMap<i64, Arc<CounterState>>, Vec<i64>) {
-        found(&self.read().counters, ids)
+    /// The published counter states of `wanted`, as [`Published::states`].
+    pub fn counters(&self, wanted: &[Wanted]) -> (HashMap<i64, Arc<CounterState>>, Vec<i64>) {
+        found(&self.read().counters, wanted)
     }
 
     // A panic while a lock was held left whole maps behind: every change is one insert or a
@@ -96,10 +124,11 @@ impl Published {
     }
 }
 
-/// Copies of `written` into `map`, but for trackers `invalidated` since the commit began, and
-/// no new tracker beyond `PUBLISHED`.
+/// Copies of `written` at `version` into `map`, but for trackers `invalidated` since the
+/// commit began, and no new tracker beyond `PUBLISHED`.
 fn publish<'a, S: Clone + 'a>(
-    map: &mut HashMap<i64, Arc<S>>,
+    map: &mut HashMap<i64, Kept<S>>,
+    version: i64,
     written: impl IntoIterator<Item = (i64, &'a S)>,
     invalidated: &dyn Fn(i64) -> bool,
 ) {
@@ -108,20 +137,21 @@ fn publish<'a, S: Clone + 'a>(
             continue;
         }
         if map.len() < PUBLISHED || map.contains_key(&id) {
-            map.insert(id, Arc::new(state.clone()));
+            let state = Arc::new(state.clone());
+            map.insert(id, Kept { version, state });
         }
     }
 }
 
-fn found<S>(map: &HashMap<i64, Arc<S>>, ids: &[i64]) -> (HashMap<i64, Arc<S>>, Vec<i64>) {
-    let mut out = HashMap::with_capacity(ids.len());
+fn found<S>(map: &HashMap<i64, Kept<S>>, wanted: &[Wanted]) -> (HashMap<i64, Arc<S>>, Vec<i64>) {
+    let mut out = HashMap::with_capacity(wanted.len());
     let mut missing = Vec::new();
-    for &id in ids {
+    for &(id, version) in wanted {
         match map.get(&id) {
-            Some(s) => {
-                out.insert(id, Arc::clone(s));
+            Some(kept) if version.is_none_or(|v| v == kept.version) => {
+                out.insert(id, Arc::clone(&kept.state));
             }
-            None => missing.push(id),
+            _ => missing.push(id),
         }
     }
     (out, missing)
@@ -130,6 +160,11 @@ fn found<S>(map: &HashMap<i64, Arc<S>>, ids: &[i64]) -> (HashMap<i64, Arc<S>>, V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Trackers wanted at whatever version is published (SQLite's reads).
+    fn any(ids: &[i64]) -> Vec<Wanted> {
+        ids.iter().map(|&id| (id, None)).collect()
+    }
 
     fn state(last_update: i64) -> TrackerState {
         TrackerState {
@@ -144,16 +179,16 @@ mod tests {
         let began = p.generation();
         let counters = CounterState::default();
         p.commit(began, [(1, &state(10)), (2, &state(20))], [(1, &counters)]);
-        let (found, missing) = p.states(&[1, 2, 3]);
+        let (found, missing) = p.states(&any(&[1, 2, 3]));
         assert_eq!(found[&1].last_update, Some(10));
         assert_eq!(found[&2].last_update, Some(20));
         assert_eq!(missing, [3]);
-        let (found, missing) = p.counters(&[1, 2]);
+        let (found, missing) = p.counters(&any(&[1, 2]));
         assert_eq!(*found[&1], counters);
         assert_eq!(missing, [2]);
         // A later commit replaces what it wrote again.
         p.commit(p.generation(), [(1, &state(30))], []);
-        assert_eq!(p.states(&[1]).0[&1].last_update, Some(30));
+        assert_eq!(p.states(&any(&[1])).0[&1].last_update, Some(30));
     }
 
     #[test]
@@ -164,14 +199,35 @@ mod tests {
         let began = p.generation();
         // Another connection writes tracker 1 between the commit's start and its publishing.
         p.invalidate(1);
-        assert_eq!(p.states(&[1]).1, [1], "forgotten at once");
+        assert_eq!(p.states(&any(&[1])).1, [1], "forgotten at once");
         p.commit(began, [(1, &state(20)), (2, &state(20))], [(1, &counters)]);
-        let (found, missing) = p.states(&[1, 2]);
+        let (found, missing) = p.states(&any(&[1, 2]));
         assert_eq!(missing, [1], "neither the old state nor the suspect one");
         assert_eq!(found[&2].last_update, Some(20), "the others as committed");
-        assert_eq!(p.counters(&[1]).1, [1]);
+        assert_eq!(p.counters(&any(&[1])).1, [1]);
         // The next commit, begun after it, publishes it again.
         p.commit(p.generation(), [(1, &state(30))], []);
-        assert_eq!(p.states(&[1]).0[&1].last_update, Some(30));
+        assert_eq!(p.states(&any(&[1])).0[&1].last_update, Some(30));
+    }
+
+    #[test]
+    fn a_versioned_read_takes_only_what_its_row_still_holds() {
+        let p = Published::default();
+        let counters = CounterState::default();
+        p.commit_at(100, [(1, &state(10)), (2, &state(20))], [(1, &counters)]);
+        let (found, missing) = p.states(&[(1, Some(100)), (2, Some(105)), (3, Some(90))]);
+        assert_eq!(found[&1].last_update, Some(10));
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            missing,
+            [2, 3],
+            "written since by another transaction, or never published"
+        );
+        assert_eq!(p.counters(&[(1, Some(100))]).0.len(), 1);
+        assert_eq!(p.counters(&[(1, Some(101))]).1, [1]);
+        // A later commit of the same writer replaces it, at its own version.
+        p.commit_at(110, [(2, &state(30))], []);
+        assert_eq!(p.states(&[(2, Some(110))]).0[&2].last_update, Some(30));
+        assert_eq!(p.states(&[(2, Some(105))]).1, [2]);
     }
 }

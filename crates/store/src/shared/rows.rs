@@ -95,10 +95,16 @@ row_maps! {
     SessionRow: Session = session_from_row;
     /// A row of a per-tracker JSON table: `tracker_id` and `state`.
     JsonRow: (i64, String) = json_row;
+    /// A row's version in a per-tracker JSON table: `tracker_id` and `version`.
+    VersionRow: (i64, i64) = version_row;
     /// A sensor (`SELECT *` of `sensors`).
     SensorRow: Sensor = sensor_from_row;
     /// A counter change (`seq, time, type, change` of `counter_events`).
     EventRow: Event = event_from_row;
+}
+
+fn version_row(r: &impl Cols) -> Result<(i64, i64)> {
+    Ok((r.i64("tracker_id")?, r.i64("version")?))
 }
 
 fn json_row(r: &impl Cols) -> Result<(i64, String)> {

@@ -464,7 +464,7 @@ macro_rules! impl_store {
                     table: PerTracker,
                     from_memory: impl Fn(
                         &$crate::shared::published::Published,
-                        &[i64],
+                        &[$crate::shared::published::Wanted],
                     ) -> (
                         std::collections::HashMap<i64, std::sync::Arc<S>>,
                         Vec<i64>,
@@ -472,10 +472,28 @@ macro_rules! impl_store {
                     parse: impl Fn(i64, &str) -> Option<std::sync::Arc<S>>,
                 ) -> Result<Vec<(std::sync::Arc<Tracker>, Option<std::sync::Arc<S>>)>> {
                     let trackers = self.account_trackers(account, ids).await?;
-                    let wanted: Vec<i64> = trackers.iter().map(|t| t.id.0).collect();
+                    let ids: Vec<i64> = trackers.iter().map(|t| t.id.0).collect();
                     let (mut states, missing) = match self.published() {
-                        Some(published) => from_memory(published, &wanted),
-                        None => (std::collections::HashMap::new(), wanted),
+                        None => (std::collections::HashMap::new(), ids),
+                        // Where rows have versions, a published state is taken only at its
+                        // row's version; a tracker without a row has no state to read.
+                        Some(published) if Self::STATE_VERSION_NOW.is_some() => {
+                            let mut wanted = Vec::with_capacity(ids.len());
+                            for chunk in ids.chunks(STATE_CHUNK) {
+                                let sql = table.versions_in(Self::NUMBERED_PARAMS, chunk.len());
+                                wanted.extend(
+                                    self.rows::<shared::VersionRow>(sql, chunk.to_vec())
+                                        .await?
+                                        .into_iter()
+                                        .map(|(id, version)| (id, Some(version))),
+                                );
+                            }
+                            from_memory(published, &wanted)
+                        }
+                        Some(published) => {
+                            let wanted: Vec<_> = ids.iter().map(|&id| (id, None)).collect();
+                            from_memory(published, &wanted)
+                        }
                     };
                     for (id, text) in self.read_json_rows(table, &missing).await? {
                         if let Some(state) = parse(id, &text) {
@@ -516,8 +534,28 @@ macro_rules! impl_store {
                     counters: &trackd_core::counter::CounterConfig,
                 ) -> Result<(u64, $crate::Durable)> {
                     let mut tx = self.begin_ingest(lane).await?;
-                    let new = ingest::write_batch(&mut tx, sorted, config, counters).await?;
+                    let (Some(published), Some(version)) =
+                        (self.published(), Self::STATE_VERSION_NOW)
+                    else {
+                        let new = ingest::write_batch(&mut tx, sorted, config, counters).await?;
+                        tx.commit().await?;
+                        return Ok((new, $crate::Durable::now()));
+                    };
+                    // The states written are published, at the version their rows now
+                    // have, once they are committed.
+                    let mut recording = ingest::Recording {
+                        tx: &mut tx,
+                        written: ingest::Written::default(),
+                    };
+                    let new = ingest::write_batch(&mut recording, sorted, config, counters).await?;
+                    let written = recording.written;
+                    let version: i64 = sqlx::query_scalar(version).fetch_one(&mut *tx).await?;
                     tx.commit().await?;
+                    published.commit_at(
+                        version,
+                        written.states.iter().map(|(id, s)| (*id, s)),
+                        written.counters.iter().map(|(id, s)| (*id, s)),
+                    );
                     Ok((new, $crate::Durable::now()))
                 }
 
@@ -633,9 +671,10 @@ macro_rules! impl_store {
                     for chunk in rows.chunks(STATE_CHUNK) {
                         let sql = format!(
                             "INSERT INTO {} (tracker_id, state) VALUES {} ON CONFLICT \
-                             (tracker_id) DO UPDATE SET state = excluded.state",
+                             (tracker_id) DO UPDATE SET state = excluded.state{}",
                             table.table(),
-                            shared::value_rows(<$store>::NUMBERED_PARAMS, chunk.len(), 2)
+                            shared::value_rows(<$store>::NUMBERED_PARAMS, chunk.len(), 2),
+                            <$store>::STATE_VERSION_SET
                         );
                         let mut q = sqlx::query(&sql);
                         for (id, json) in chunk {

@@ -29,7 +29,7 @@ use trackd_core::state::TrackerState;
 
 use super::direct::{error, Prepared};
 use crate::shared::counting::parse_counter_state;
-use crate::shared::ingest::{self, HistoryEntry, IngestTx, PerTracker};
+use crate::shared::ingest::{self, HistoryEntry, IngestTx, PerTracker, Written};
 use crate::shared::published::Published;
 use crate::shared::store_impl::POINT_COLUMNS;
 use crate::shared::WholePoint;
@@ -66,13 +66,6 @@ impl LiveStates {
             }
         }
     }
-}
-
-/// The states a transaction wrote, kept once it commits.
-#[derive(Default)]
-struct Written {
-    states: Vec<(i64, TrackerState)>,
-    counters: Vec<(i64, CounterState)>,
 }
 
 /// The connection with the states its commits wrote.

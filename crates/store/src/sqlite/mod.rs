@@ -288,6 +288,11 @@ impl SqliteStore {
     /// under it, and SQLite has no `FOR UPDATE`.
     const LOCK_ROWS: &'static str = "";
 
+    /// SQLite's state rows have no version: its one writer publishes what it commits, and
+    /// the other write of them withdraws it (`Published`).
+    const STATE_VERSION_SET: &'static str = "";
+    const STATE_VERSION_NOW: Option<&'static str> = None;
+
     fn reader(&self) -> &SqlitePool {
         &self.reader
     }
@@ -733,13 +738,13 @@ mod tests {
         .await?;
         let published = store.published().expect("a file's store publishes");
         let ids = [TrackerId(1), TrackerId(2)];
-        let (states, missing) = published.states(&[1, 2, 3]);
+        let (states, missing) = published.states(&[(1, None), (2, None), (3, None)]);
         assert_eq!(missing, [3], "tracker 3 sent nothing");
         let stored = store.states(&ids).await?;
         for id in ids {
             assert_eq!(*states[&id.0], stored[&id], "{id:?}");
         }
-        let (counters, _) = published.counters(&[1, 2]);
+        let (counters, _) = published.counters(&[(1, None), (2, None)]);
         let stored = store.counter_states(&ids).await?;
         for id in ids {
             assert_eq!(*counters[&id.0], stored[&id], "{id:?}");
@@ -752,7 +757,7 @@ mod tests {
         assert!(ingest(vec![Point::empty(TrackerId(2), 3_000, 0), bad])
             .await
             .is_err());
-        let (after, _) = published.states(&[1, 2]);
+        let (after, _) = published.states(&[(1, None), (2, None)]);
         assert_eq!(after, states, "nothing of the refused commit");
 
         let memory = SqliteStore::open("sqlite::memory:").await?;

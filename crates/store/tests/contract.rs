@@ -2139,11 +2139,9 @@ async fn sqlite_tracker_reads_follow_another_writer() {
 /// the row's).
 #[tokio::test]
 async fn postgres_states_follow_another_node() {
-    let Some(db) = fresh_database().await else {
+    let Some((_db, s, other)) = two_postgres_nodes().await else {
         return;
     };
-    let s = trackd_store::open(db.url()).await.unwrap();
-    let other = trackd_store::open(db.url()).await.unwrap();
     let (alice, [a1, a2, _], _) = alice_and_bob(&*s).await;
     let ids = [a1.id, a2.id];
     ingest(&*s, &[moving(a1.id, NOW, 52.0), moving(a2.id, NOW, 10.0)]).await;
@@ -2162,12 +2160,17 @@ async fn postgres_states_follow_another_node() {
 
 #[tokio::test]
 async fn postgres_tracker_reads_follow_another_writer() {
-    let Some(db) = fresh_database().await else {
-        return;
-    };
+    if let Some((_db, s, other)) = two_postgres_nodes().await {
+        tracker_reads_follow_another_writer(&*s, &*other).await;
+    }
+}
+
+/// Two stores on one fresh PostgreSQL database, as two nodes would have.
+async fn two_postgres_nodes() -> Option<(PgTestDb, Arc<dyn Store>, Arc<dyn Store>)> {
+    let db = fresh_database().await?;
     let s = trackd_store::open(db.url()).await.unwrap();
     let other = trackd_store::open(db.url()).await.unwrap();
-    tracker_reads_follow_another_writer(&*s, &*other).await;
+    Some((db, s, other))
 }
 
 async fn tracker_counters_scoped_and_joined(s: &dyn Store) {

@@ -29,6 +29,8 @@ use std::sync::{Arc, RwLock};
 use trackd_core::counter::CounterState;
 use trackd_core::state::TrackerState;
 
+use super::ingest::Written;
+
 /// Trackers whose states are published at most: about 1-3 KiB each with its counters, so at
 /// most about 60 MiB; a larger fleet has the rest read from their rows.
 const PUBLISHED: usize = 20_000;
@@ -75,21 +77,31 @@ impl Published {
     ) {
         let inner = &mut *self.write();
         let since = |id| inner.invalidated.get(&id).is_some_and(|&at| at > began);
-        publish(&mut inner.states, 0, states, &since);
-        publish(&mut inner.counters, 0, counters, &since);
+        let copy = |s: &TrackerState| Arc::new(s.clone());
+        publish(&mut inner.states, 0, states, copy, &since);
+        let copy = |s: &CounterState| Arc::new(s.clone());
+        publish(&mut inner.counters, 0, counters, copy, &since);
     }
 
-    /// Publishes what a commit wrote at `version` (its rows' version), once it is committed.
-    /// Whatever wrote the rows since has another version, so readers pass these by.
-    pub fn commit_at<'a>(
-        &self,
-        version: i64,
-        states: impl IntoIterator<Item = (i64, &'a TrackerState)>,
-        counters: impl IntoIterator<Item = (i64, &'a CounterState)>,
-    ) {
+    /// Publishes what a commit wrote at `version` (its rows' version), once it is committed,
+    /// taking the states over (nothing is copied on the writer's way). Whatever wrote the rows
+    /// since has another version, so readers pass these by.
+    pub fn commit_at(&self, version: i64, written: Written) {
         let inner = &mut *self.write();
-        publish(&mut inner.states, version, states, &|_| false);
-        publish(&mut inner.counters, version, counters, &|_| false);
+        publish(
+            &mut inner.states,
+            version,
+            written.states,
+            Arc::new,
+            &|_| false,
+        );
+        publish(
+            &mut inner.counters,
+            version,
+            written.counters,
+            Arc::new,
+            &|_| false,
+        );
     }
 
     /// Forgets a tracker's states: its rows were written other than by the writer.
@@ -124,12 +136,13 @@ impl Published {
     }
 }
 
-/// Copies of `written` at `version` into `map`, but for trackers `invalidated` since the
-/// commit began, and no new tracker beyond `PUBLISHED`.
-fn publish<'a, S: Clone + 'a>(
+/// `written` at `version` into `map` (each made shared by `share`, only if kept), but for
+/// trackers `invalidated` since the commit began, and no new tracker beyond `PUBLISHED`.
+fn publish<S, W>(
     map: &mut HashMap<i64, Kept<S>>,
     version: i64,
-    written: impl IntoIterator<Item = (i64, &'a S)>,
+    written: impl IntoIterator<Item = (i64, W)>,
+    share: impl Fn(W) -> Arc<S>,
     invalidated: &dyn Fn(i64) -> bool,
 ) {
     for (id, state) in written {
@@ -137,7 +150,7 @@ fn publish<'a, S: Clone + 'a>(
             continue;
         }
         if map.len() < PUBLISHED || map.contains_key(&id) {
-            let state = Arc::new(state.clone());
+            let state = share(state);
             map.insert(id, Kept { version, state });
         }
     }
@@ -214,7 +227,13 @@ mod tests {
     fn a_versioned_read_takes_only_what_its_row_still_holds() {
         let p = Published::default();
         let counters = CounterState::default();
-        p.commit_at(100, [(1, &state(10)), (2, &state(20))], [(1, &counters)]);
+        p.commit_at(
+            100,
+            Written {
+                states: vec![(1, state(10)), (2, state(20))],
+                counters: vec![(1, counters.clone())],
+            },
+        );
         let (found, missing) = p.states(&[(1, Some(100)), (2, Some(105)), (3, Some(90))]);
         assert_eq!(found[&1].last_update, Some(10));
         assert_eq!(found.len(), 1);
@@ -226,7 +245,13 @@ mod tests {
         assert_eq!(p.counters(&[(1, Some(100))]).0.len(), 1);
         assert_eq!(p.counters(&[(1, Some(101))]).1, [1]);
         // A later commit of the same writer replaces it, at its own version.
-        p.commit_at(110, [(2, &state(30))], []);
+        p.commit_at(
+            110,
+            Written {
+                states: vec![(2, state(30))],
+                counters: Vec::new(),
+            },
+        );
         assert_eq!(p.states(&[(2, Some(110))]).0[&2].last_update, Some(30));
         assert_eq!(p.states(&[(2, Some(105))]).1, [2]);
     }

@@ -551,11 +551,7 @@ macro_rules! impl_store {
                     let written = recording.written;
                     let version: i64 = sqlx::query_scalar(version).fetch_one(&mut *tx).await?;
                     tx.commit().await?;
-                    published.commit_at(
-                        version,
-                        written.states.iter().map(|(id, s)| (*id, s)),
-                        written.counters.iter().map(|(id, s)| (*id, s)),
-                    );
+                    published.commit_at(version, written);
                     Ok((new, $crate::Durable::now()))
                 }
 

@@ -2135,8 +2135,10 @@ async fn sqlite_tracker_reads_follow_another_writer() {
 }
 
 /// Two nodes on one PostgreSQL: what one reads of states and counters follows what the other
-/// commits, though it keeps what its own writers committed (its copy's version is no longer
-/// the row's).
+/// commits, though it keeps what its own writers committed. A read takes a kept state without
+/// its row's version only while no one else has written states since its era began (each
+/// ingest commit begins one if the count moved, and publishes in it); another node's ingest,
+/// or a counter change made anywhere, ends the era, and the row's version then tells.
 #[tokio::test]
 async fn postgres_states_follow_another_node() {
     let Some((_db, s, other)) = two_postgres_nodes().await else {
@@ -2144,18 +2146,31 @@ async fn postgres_states_follow_another_node() {
     };
     let (alice, [a1, a2, _], _) = alice_and_bob(&*s).await;
     let ids = [a1.id, a2.id];
+    check_states_are_rows(&*s, alice, &ids, "before any ingest").await;
     ingest(&*s, &[moving(a1.id, NOW, 52.0), moving(a2.id, NOW, 10.0)]).await;
     let counted = check_states_are_rows(&*s, alice, &ids, "after this node's ingest").await;
     ingest(&*other, &[moving(a1.id, NOW + 60_000, 52.01)]).await;
     let moved = check_states_are_rows(&*s, alice, &ids, "after the other's ingest").await;
     assert_ne!(counted[&a1.id], moved[&a1.id], "the other node counted");
-    other
-        .change_counter(a2.id, ODO, &set(42.0), NOW + 1, &CounterConfig::default())
+    ingest(&*s, &[moving(a2.id, NOW + 60_000, 10.01)]).await;
+    check_states_are_rows(&*s, alice, &ids, "after this node's ingest in a new era").await;
+    set_odometer(&*other, a2.id, 42.0, NOW + 120_000).await;
+    let set_there =
+        check_states_are_rows(&*s, alice, &ids, "after the other's counter change").await;
+    assert_eq!(
+        set_there[&a2.id].reading(ODO).current().map(|(km, _)| km),
+        Some(42.0)
+    );
+    ingest(&*s, &[moving(a1.id, NOW + 180_000, 52.02)]).await;
+    check_states_are_rows(&*s, alice, &ids, "after this node's ingest again").await;
+    set_odometer(&*s, a1.id, 7.0, NOW + 240_000).await;
+    check_states_are_rows(&*s, alice, &ids, "after this node's counter change").await;
+}
+
+async fn set_odometer(s: &dyn Store, t: TrackerId, km: f64, at: i64) {
+    s.change_counter(t, ODO, &set(km), at, &CounterConfig::default())
         .await
         .unwrap();
-    check_states_are_rows(&*s, alice, &ids, "after the other's counter change").await;
-    ingest(&*s, &[moving(a1.id, NOW + 120_000, 52.02)]).await;
-    check_states_are_rows(&*s, alice, &ids, "after this node's ingest again").await;
 }
 
 #[tokio::test]

@@ -11,7 +11,9 @@ use trackd_core::point::Point;
 use crate::shared::published::Published;
 use crate::shared::store_impl::point_columns;
 use crate::shared::tracker_cache::TrackerCache;
-use crate::shared::{impl_counters, impl_store, migrations, Migration, PointRow};
+use crate::shared::{
+    impl_counters, impl_store, migrations, Migration, PointRow, VERSION_AND_FOREIGN,
+};
 use crate::{Result, StoreError};
 
 const MIGRATIONS: &[Migration] = migrations!("postgres");
@@ -35,6 +37,9 @@ pub struct PgStore {
     /// I/O driver, which polls between the tasks of thousands of device connections, nor by
     /// another writer's, busy with its own commit.
     ingest: Vec<PgPool>,
+    /// This node's name, on its ingest connections: the state writes it makes there are its
+    /// own, all others foreign (migration 11).
+    node: String,
     /// The accounts' trackers, for the API's reads of many.
     tracker_cache: TrackerCache,
     /// The states this node's writers committed, with their rows' versions.
@@ -54,17 +59,40 @@ impl PgStore {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await?;
+        // Unique among every node that ever used the database, however their clocks and
+        // process IDs fall.
+        let node: String = sqlx::query_scalar("SELECT gen_random_uuid()::text")
+            .fetch_one(&pool)
+            .await?;
         let ingest = (0..INGEST_LANES)
-            .map(|_| {
+            .map(|lane| {
+                let node = node.clone();
                 PgPoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
+                    // Named so that its writes of states count as this node's
+                    // (migration 11).
+                    .after_connect(move |conn, _| {
+                        let node = node.clone();
+                        Box::pin(async move {
+                            sqlx::query(
+                                "SELECT set_config('trackd.node', $1, false), \
+                                 set_config('trackd.lane', $2, false)",
+                            )
+                            .bind(node)
+                            .bind(lane.to_string())
+                            .execute(conn)
+                            .await?;
+                            Ok(())
+                        })
+                    })
                     .connect_lazy_with(options.clone())
             })
             .collect();
         let store = PgStore {
             pool,
             ingest,
+            node,
             tracker_cache: TrackerCache::default(),
             published: Published::default(),
         };
@@ -81,6 +109,12 @@ impl PgStore {
         Some(&self.published)
     }
 
+    /// What the node's ingest connections are named: a read counts the state writes of all
+    /// others, and takes what this node published from memory while that count stays.
+    fn state_node(&self) -> Option<&str> {
+        Some(&self.node)
+    }
+
     fn tracker_cache(&self) -> &TrackerCache {
         &self.tracker_cache
     }
@@ -94,10 +128,10 @@ impl PgStore {
     const LOCK_ROWS: &'static str = " FOR UPDATE";
 
     /// Every write of a state row records its transaction's ID (migration 10), so a state
-    /// kept in memory is known to be the row's while the versions agree.
+    /// kept in memory is known to be the row's while the versions agree; an ingest commit
+    /// reads its own with the foreign state writes (migration 11).
     const STATE_VERSION_SET: &'static str = ", version = DEFAULT";
-    const STATE_VERSION_NOW: Option<&'static str> =
-        Some("SELECT pg_current_xact_id()::text::bigint");
+    const STATE_VERSION_NOW: Option<&'static str> = Some(VERSION_AND_FOREIGN);
 
     fn reader(&self) -> &PgPool {
         &self.pool

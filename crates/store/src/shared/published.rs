@@ -11,7 +11,12 @@
 //! row records its transaction's ID as the row's version (migration 10); its writers publish
 //! what they committed with that version, and a reader takes a published state only while its
 //! row has the same version (one read of the versions), whoever else writes the rows: a
-//! counter change, another node. SQLite's rows have no version: its one writer is the only
+//! counter change, another node. Reading 2,000 versions still means finding 2,000 rows that
+//! ingest keeps rewriting, so a read first counts the state writes made other than by this
+//! node's writers (migration 11, [`Foreign`]): while that count stays as it was when an era
+//! began, a state this node's writer published in that era is its row's, and no version is
+//! read. A count that moved begins a new era, and what was published before it is taken only
+//! at its row's version until the writer publishes it again. SQLite's rows have no version: its one writer is the only
 //! one that publishes, and the one other write of them, `Counters::change_counter`
 //! (`counter/value/set`, in this process: the admin commands write neither table), calls
 //! [`Published::invalidate`] for its tracker after its commit; a commit
@@ -24,6 +29,7 @@
 //! these are not, or every API write would empty them.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use trackd_core::counter::CounterState;
@@ -38,6 +44,8 @@ const PUBLISHED: usize = 20_000;
 #[derive(Default)]
 pub(crate) struct Published {
     inner: RwLock<Inner>,
+    /// The last [`Ticket`]'s order.
+    order: AtomicU64,
 }
 
 #[derive(Default)]
@@ -47,24 +55,125 @@ struct Inner {
     /// The generation of each tracker's last invalidation: a commit that began before it
     /// does not publish the tracker.
     invalidated: HashMap<i64, u64>,
+    /// Counted up each time [`Published::trust`] finds the foreign writes moved.
+    era: u64,
+    /// The foreign writes counted when `era` began.
+    trusted_at: Option<Foreign>,
     states: HashMap<i64, Kept<TrackerState>>,
     counters: HashMap<i64, Kept<CounterState>>,
 }
 
-/// A published state and the version of the row it was committed as (0 on SQLite).
+/// A published state, the version of the row it was committed as (0 on SQLite), and the
+/// ticket its commit took.
 struct Kept<S> {
     version: i64,
+    ticket: Ticket,
     state: Arc<S>,
 }
 
-/// A tracker a read asks for: its ID, and the version its row has where rows have versions
-/// (`None` on SQLite, which takes what is published).
-pub(crate) type Wanted = (i64, Option<i64>);
+/// The state writes PostgreSQL counted that were not this node's writers' (migration 11):
+/// those of other nodes' writers, and those made elsewhere (the API's counter changes on any
+/// node, the admin commands, SQL by hand). Each part only grows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Foreign {
+    pub lanes: i64,
+    pub elsewhere: i64,
+}
+
+/// The state writes counted (migration 11) but for those of the ingest writers of the node
+/// named `$1`, as the columns `lanes` (other nodes' writers) and `elsewhere` (everything else:
+/// a sequence, read as it is now, committed or not; a write counted before it commits only
+/// ends an era early).
+macro_rules! foreign_state_writes {
+    () => {
+        "(SELECT coalesce(sum(writes), 0)::bigint FROM state_writes WHERE node <> $1) AS lanes, \
+         (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM state_writes_elsewhere) \
+         AS elsewhere"
+    };
+}
+
+/// The foreign state writes ([`Foreign`]) of all but the node named `$1`.
+pub(crate) const FOREIGN_STATE_WRITES: &str = concat!("SELECT ", foreign_state_writes!());
+
+/// An ingest commit's version (its transaction's ID, which its state rows record) and the
+/// foreign state writes ([`Foreign`]) of all but its node, named `$1`, as it is about to
+/// commit: the count it publishes in the era of ([`Published::trust`]), so that an era a
+/// counter change ended begins again with the writers' next commits, not the next read.
+pub(crate) const VERSION_AND_FOREIGN: &str = concat!(
+    "SELECT pg_current_xact_id()::text::bigint AS version, ",
+    foreign_state_writes!()
+);
+
+/// What a commit takes after its writes and before it commits, and publishes with: its order
+/// among this node's commits, and the era then.
+///
+/// Two commits that write the same row take their tickets in the order they commit it: the
+/// later one writes the row only once the earlier has committed (the row is locked till
+/// then), after the earlier took its ticket. So of two publishes of a tracker the one with
+/// the later order is the row's, whichever reaches here first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Ticket {
+    order: u64,
+    era: u64,
+}
+
+/// A tracker a read asks for, and which published state of it will do.
+pub(crate) type Wanted = (i64, At);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum At {
+    /// Whatever is published (SQLite, whose one writer publishes).
+    Any,
+    /// Only a state committed at this version, the row's.
+    Version(i64),
+    /// Only a state committed in this era, begun by [`Published::trust`] at the foreign
+    /// writes counted just now.
+    Era(u64),
+}
 
 impl Published {
     /// What a commit records before it reads anything, and hands back to [`Published::commit`].
     pub fn generation(&self) -> u64 {
         self.read().generation
+    }
+
+    /// What a commit takes once it has written, before it commits, to publish with
+    /// ([`Published::commit_at`]).
+    pub fn ticket(&self) -> Ticket {
+        let era = self.read().era;
+        let order = self.order.fetch_add(1, Ordering::Relaxed) + 1;
+        Ticket { order, era }
+    }
+
+    /// The era in which what this node's writers publish is their rows', given the foreign
+    /// writes counted now: the current one while that count is the one it began at, else a
+    /// new one.
+    ///
+    /// A state published in the era returned was committed after its ticket, so after the
+    /// era began, so after `foreign` was counted: any write of its row by another that had
+    /// committed by then came before it, and any since would have moved the count that the
+    /// next read finds.
+    pub fn trust(&self, foreign: Foreign) -> u64 {
+        {
+            let inner = self.read();
+            if inner.trusted_at == Some(foreign) {
+                return inner.era;
+            }
+        }
+        let mut inner = self.write();
+        if inner.trusted_at != Some(foreign) {
+            inner.era += 1;
+            inner.trusted_at = Some(foreign);
+        }
+        inner.era
+    }
+
+    /// Ends the era: what was published is taken only at its rows' versions until published
+    /// again. For a commit of this node's writers that may have been made unpublished.
+    pub fn distrust(&self) {
+        let mut inner = self.write();
+        inner.era += 1;
+        inner.trusted_at = None;
     }
 
     /// Publishes what a commit wrote, once it is committed, but for trackers invalidated
@@ -75,33 +184,27 @@ impl Published {
         states: impl IntoIterator<Item = (i64, &'a TrackerState)>,
         counters: impl IntoIterator<Item = (i64, &'a CounterState)>,
     ) {
+        // SQLite's one writer publishes its commits in turn: its ticket may be taken now.
+        let at = (0, self.ticket());
         let inner = &mut *self.write();
         let since = |id| inner.invalidated.get(&id).is_some_and(|&at| at > began);
         let copy = |s: &TrackerState| Arc::new(s.clone());
-        publish(&mut inner.states, 0, states, copy, &since);
+        publish(&mut inner.states, at, states, copy, &since);
         let copy = |s: &CounterState| Arc::new(s.clone());
-        publish(&mut inner.counters, 0, counters, copy, &since);
+        publish(&mut inner.counters, at, counters, copy, &since);
     }
 
-    /// Publishes what a commit wrote at `version` (its rows' version), once it is committed,
-    /// taking the states over (nothing is copied on the writer's way). Whatever wrote the rows
-    /// since has another version, so readers pass these by.
-    pub fn commit_at(&self, version: i64, written: Written) {
+    /// Publishes what a commit wrote at `version` (its rows' version) with the `ticket` it took
+    /// before committing, once it is committed, taking the states over (nothing is copied on
+    /// the writer's way). Whatever wrote the rows since has another version, so readers pass
+    /// these by.
+    pub fn commit_at(&self, version: i64, ticket: Ticket, written: Written) {
         let inner = &mut *self.write();
-        publish(
-            &mut inner.states,
-            version,
-            written.states,
-            Arc::new,
-            &|_| false,
-        );
-        publish(
-            &mut inner.counters,
-            version,
-            written.counters,
-            Arc::new,
-            &|_| false,
-        );
+        let at = (version, ticket);
+        publish(&mut inner.states, at, written.states, Arc::new, &|_| false);
+        publish(&mut inner.counters, at, written.counters, Arc::new, &|_| {
+            false
+        });
     }
 
     /// Forgets a tracker's states: its rows were written other than by the writer.
@@ -136,11 +239,12 @@ impl Published {
     }
 }
 
-/// `written` at `version` into `map` (each made shared by `share`, only if kept), but for
-/// trackers `invalidated` since the commit began, and no new tracker beyond `PUBLISHED`.
+/// `written` at `(version, ticket)` into `map` (each made shared by `share`, only if kept),
+/// but for trackers `invalidated` since the commit began, those published already by a
+/// commit of a later ticket, and no new tracker beyond `PUBLISHED`.
 fn publish<S, W>(
     map: &mut HashMap<i64, Kept<S>>,
-    version: i64,
+    (version, ticket): (i64, Ticket),
     written: impl IntoIterator<Item = (i64, W)>,
     share: impl Fn(W) -> Arc<S>,
     invalidated: &dyn Fn(i64) -> bool,
@@ -149,9 +253,21 @@ fn publish<S, W>(
         if invalidated(id) {
             continue;
         }
-        if map.len() < PUBLISHED || map.contains_key(&id) {
+        let kept = match map.get(&id) {
+            Some(kept) if kept.ticket.order > ticket.order => continue,
+            Some(_) => true,
+            None => false,
+        };
+        if kept || map.len() < PUBLISHED {
             let state = share(state);
-            map.insert(id, Kept { version, state });
+            map.insert(
+                id,
+                Kept {
+                    version,
+                    ticket,
+                    state,
+                },
+            );
         }
     }
 }
@@ -159,9 +275,15 @@ fn publish<S, W>(
 fn found<S>(map: &HashMap<i64, Kept<S>>, wanted: &[Wanted]) -> (HashMap<i64, Arc<S>>, Vec<i64>) {
     let mut out = HashMap::with_capacity(wanted.len());
     let mut missing = Vec::new();
-    for &(id, version) in wanted {
+    for &(id, at) in wanted {
         match map.get(&id) {
-            Some(kept) if version.is_none_or(|v| v == kept.version) => {
+            Some(kept)
+                if match at {
+                    At::Any => true,
+                    At::Version(v) => v == kept.version,
+                    At::Era(era) => era == kept.ticket.era,
+                } =>
+            {
                 out.insert(id, Arc::clone(&kept.state));
             }
             _ => missing.push(id),
@@ -176,7 +298,7 @@ mod tests {
 
     /// Trackers wanted at whatever version is published (SQLite's reads).
     fn any(ids: &[i64]) -> Vec<Wanted> {
-        ids.iter().map(|&id| (id, None)).collect()
+        ids.iter().map(|&id| (id, At::Any)).collect()
     }
 
     fn state(last_update: i64) -> TrackerState {
@@ -229,12 +351,17 @@ mod tests {
         let counters = CounterState::default();
         p.commit_at(
             100,
+            p.ticket(),
             Written {
                 states: vec![(1, state(10)), (2, state(20))],
                 counters: vec![(1, counters.clone())],
             },
         );
-        let (found, missing) = p.states(&[(1, Some(100)), (2, Some(105)), (3, Some(90))]);
+        let (found, missing) = p.states(&[
+            (1, At::Version(100)),
+            (2, At::Version(105)),
+            (3, At::Version(90)),
+        ]);
         assert_eq!(found[&1].last_update, Some(10));
         assert_eq!(found.len(), 1);
         assert_eq!(
@@ -242,17 +369,99 @@ mod tests {
             [2, 3],
             "written since by another transaction, or never published"
         );
-        assert_eq!(p.counters(&[(1, Some(100))]).0.len(), 1);
-        assert_eq!(p.counters(&[(1, Some(101))]).1, [1]);
+        assert_eq!(p.counters(&[(1, At::Version(100))]).0.len(), 1);
+        assert_eq!(p.counters(&[(1, At::Version(101))]).1, [1]);
         // A later commit of the same writer replaces it, at its own version.
         p.commit_at(
             110,
+            p.ticket(),
             Written {
                 states: vec![(2, state(30))],
                 counters: Vec::new(),
             },
         );
-        assert_eq!(p.states(&[(2, Some(110))]).0[&2].last_update, Some(30));
-        assert_eq!(p.states(&[(2, Some(105))]).1, [2]);
+        assert_eq!(
+            p.states(&[(2, At::Version(110))]).0[&2].last_update,
+            Some(30)
+        );
+        assert_eq!(p.states(&[(2, At::Version(105))]).1, [2]);
+    }
+
+    fn written(id: i64, last_update: i64) -> Written {
+        Written {
+            states: vec![(id, state(last_update))],
+            counters: vec![(id, CounterState::default())],
+        }
+    }
+
+    #[test]
+    fn of_two_commits_of_a_tracker_the_later_ticket_stays_whichever_publishes_last() {
+        let p = Published::default();
+        let first = p.ticket();
+        let second = p.ticket();
+        p.commit_at(101, second, written(1, 20));
+        p.commit_at(100, first, written(1, 10));
+        assert_eq!(p.states(&any(&[1])).0[&1].last_update, Some(20));
+        assert_eq!(p.states(&[(1, At::Version(101))]).1, Vec::<i64>::new());
+        assert_eq!(p.counters(&[(1, At::Version(100))]).1, [1]);
+        // A later ticket replaces it.
+        p.commit_at(102, p.ticket(), written(1, 30));
+        assert_eq!(p.states(&any(&[1])).0[&1].last_update, Some(30));
+    }
+
+    #[test]
+    fn a_state_is_taken_by_era_only_if_its_ticket_came_after_the_count_it_began_at() {
+        let p = Published::default();
+        let quiet = Foreign {
+            lanes: 4,
+            elsewhere: 1,
+        };
+        // Committed before anything was counted: taken only at its row's version.
+        p.commit_at(100, p.ticket(), written(1, 10));
+        let era = p.trust(quiet);
+        assert_eq!(p.states(&[(1, At::Era(era))]).1, [1]);
+        assert_eq!(p.states(&[(1, At::Version(100))]).1, Vec::<i64>::new());
+        // Committed in the era: taken while the count stays.
+        p.commit_at(101, p.ticket(), written(2, 20));
+        assert_eq!(p.trust(quiet), era, "the same count keeps the era");
+        let (found, missing) = p.states(&[(1, At::Era(era)), (2, At::Era(era))]);
+        assert_eq!(found[&2].last_update, Some(20));
+        assert_eq!(missing, [1]);
+        assert_eq!(p.counters(&[(2, At::Era(era))]).0.len(), 1);
+        // A ticket taken before the count moved is of the old era, though published after.
+        let before = p.ticket();
+        for moved in [
+            Foreign {
+                lanes: 5,
+                elsewhere: 1,
+            },
+            Foreign {
+                lanes: 5,
+                elsewhere: 2,
+            },
+        ] {
+            let next = p.trust(moved);
+            assert!(next > era, "another node's write, or one made elsewhere");
+            assert_eq!(p.states(&[(2, At::Era(next))]).1, [2]);
+        }
+        p.commit_at(102, before, written(3, 30));
+        let now = p.trust(Foreign {
+            lanes: 5,
+            elsewhere: 2,
+        });
+        assert_eq!(p.states(&[(3, At::Era(now))]).1, [3]);
+        assert_eq!(p.states(&[(3, At::Version(102))]).0.len(), 1);
+        p.commit_at(103, p.ticket(), written(3, 40));
+        assert_eq!(p.states(&[(3, At::Era(now))]).0[&3].last_update, Some(40));
+        // A commit that failed may have been made: nothing of before is taken by era, even
+        // at the same count.
+        p.distrust();
+        let after = p.trust(Foreign {
+            lanes: 5,
+            elsewhere: 2,
+        });
+        assert!(after > now);
+        assert_eq!(p.states(&[(3, At::Era(after))]).1, [3]);
+        assert_eq!(p.states(&[(3, At::Version(103))]).0.len(), 1);
     }
 }

@@ -11,6 +11,8 @@ use trackd_core::sensor::{
     SensorKind, Virtual, VirtualType,
 };
 use trackd_core::state::TrackerState;
+
+use super::published::Foreign;
 use trackd_core::tracker::{ActivationCode, Bundle, Group, Source, Tag, TagBinding, Tracker};
 use trackd_core::{GroupId, Right, Rights, SourceId, TagId, TrackerId, UserId};
 
@@ -42,6 +44,7 @@ macro_rules! cols {
                 }
             )*
         }
+
     };
 }
 
@@ -97,6 +100,8 @@ row_maps! {
     JsonRow: (i64, String) = json_row;
     /// A row's version in a per-tracker JSON table: `tracker_id` and `version`.
     VersionRow: (i64, i64) = version_row;
+    /// The state writes not of this node's writers ([`FOREIGN_STATE_WRITES`]).
+    ForeignRow: Foreign = foreign_row;
     /// A sensor (`SELECT *` of `sensors`).
     SensorRow: Sensor = sensor_from_row;
     /// A counter change (`seq, time, type, change` of `counter_events`).
@@ -105,6 +110,13 @@ row_maps! {
 
 fn version_row(r: &impl Cols) -> Result<(i64, i64)> {
     Ok((r.i64("tracker_id")?, r.i64("version")?))
+}
+
+fn foreign_row(r: &impl Cols) -> Result<Foreign> {
+    Ok(Foreign {
+        lanes: r.i64("lanes")?,
+        elsewhere: r.i64("elsewhere")?,
+    })
 }
 
 fn json_row(r: &impl Cols) -> Result<(i64, String)> {

@@ -103,6 +103,7 @@ macro_rules! impl_store {
             use trackd_core::state::{StateConfig, TrackerState};
 
             use $crate::shared::ingest::{self, HistoryEntry, IngestTx, PerTracker};
+            use $crate::shared::published::At;
             use $crate::shared::store_impl::{
                 point_columns, sensor_columns, tracker_select, LOCK_MIGRATIONS, LOCK_REGISTRATION,
                 POINTS_PER_INSERT, POINT_COLUMNS,
@@ -475,23 +476,44 @@ macro_rules! impl_store {
                     let ids: Vec<i64> = trackers.iter().map(|t| t.id.0).collect();
                     let (mut states, missing) = match self.published() {
                         None => (std::collections::HashMap::new(), ids),
-                        // Where rows have versions, a published state is taken only at its
+                        // Where rows have versions, a published state is taken while no one
+                        // else has written states since its era began, or else only at its
                         // row's version; a tracker without a row has no state to read.
                         Some(published) if Self::STATE_VERSION_NOW.is_some() => {
-                            let mut wanted = Vec::with_capacity(ids.len());
-                            for chunk in ids.chunks(STATE_CHUNK) {
+                            let era = match self.state_node() {
+                                Some(node) => self
+                                    .row::<shared::ForeignRow>(
+                                        shared::FOREIGN_STATE_WRITES,
+                                        shared::Key::Text(node),
+                                    )
+                                    .await?
+                                    .map(|foreign| published.trust(foreign)),
+                                None => None,
+                            };
+                            let (mut found, rest) = match era {
+                                Some(era) => {
+                                    let wanted: Vec<_> =
+                                        ids.iter().map(|&id| (id, At::Era(era))).collect();
+                                    from_memory(published, &wanted)
+                                }
+                                None => (std::collections::HashMap::new(), ids),
+                            };
+                            let mut wanted = Vec::with_capacity(rest.len());
+                            for chunk in rest.chunks(STATE_CHUNK) {
                                 let sql = table.versions_in(Self::NUMBERED_PARAMS, chunk.len());
                                 wanted.extend(
                                     self.rows::<shared::VersionRow>(sql, chunk.to_vec())
                                         .await?
                                         .into_iter()
-                                        .map(|(id, version)| (id, Some(version))),
+                                        .map(|(id, version)| (id, At::Version(version))),
                                 );
                             }
-                            from_memory(published, &wanted)
+                            let (more, missing) = from_memory(published, &wanted);
+                            found.extend(more);
+                            (found, missing)
                         }
                         Some(published) => {
-                            let wanted: Vec<_> = ids.iter().map(|&id| (id, None)).collect();
+                            let wanted: Vec<_> = ids.iter().map(|&id| (id, At::Any)).collect();
                             from_memory(published, &wanted)
                         }
                     };
@@ -549,9 +571,21 @@ macro_rules! impl_store {
                     };
                     let new = ingest::write_batch(&mut recording, sorted, config, counters).await?;
                     let written = recording.written;
-                    let version: i64 = sqlx::query_scalar(version).fetch_one(&mut *tx).await?;
-                    tx.commit().await?;
-                    published.commit_at(version, written);
+                    let row = sqlx::query(version)
+                        .bind(self.state_node().unwrap_or_default())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let version: i64 = row.try_get("version")?;
+                    published.trust(<shared::ForeignRow as shared::RowMap>::map(&row)?);
+                    let ticket = published.ticket();
+                    if let Err(e) = tx.commit().await {
+                        // The commit may have been made all the same (the connection lost
+                        // as it answered): its states are not published, so what is may be
+                        // older than the rows.
+                        published.distrust();
+                        return Err(e.into());
+                    }
+                    published.commit_at(version, ticket, written);
                     Ok((new, $crate::Durable::now()))
                 }
 

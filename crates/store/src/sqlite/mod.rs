@@ -293,6 +293,11 @@ impl SqliteStore {
     const STATE_VERSION_SET: &'static str = "";
     const STATE_VERSION_NOW: Option<&'static str> = None;
 
+    /// No node: nothing counts SQLite's state writes (migration 11 is PostgreSQL's).
+    fn state_node(&self) -> Option<&str> {
+        None
+    }
+
     fn reader(&self) -> &SqlitePool {
         &self.reader
     }
@@ -406,6 +411,7 @@ impl_counters!(SqliteStore, Sqlite);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shared::published::At;
 
     #[test]
     fn synchronous_parameter_is_ours() {
@@ -738,13 +744,13 @@ mod tests {
         .await?;
         let published = store.published().expect("a file's store publishes");
         let ids = [TrackerId(1), TrackerId(2)];
-        let (states, missing) = published.states(&[(1, None), (2, None), (3, None)]);
+        let (states, missing) = published.states(&[(1, At::Any), (2, At::Any), (3, At::Any)]);
         assert_eq!(missing, [3], "tracker 3 sent nothing");
         let stored = store.states(&ids).await?;
         for id in ids {
             assert_eq!(*states[&id.0], stored[&id], "{id:?}");
         }
-        let (counters, _) = published.counters(&[(1, None), (2, None)]);
+        let (counters, _) = published.counters(&[(1, At::Any), (2, At::Any)]);
         let stored = store.counter_states(&ids).await?;
         for id in ids {
             assert_eq!(*counters[&id.0], stored[&id], "{id:?}");
@@ -757,7 +763,7 @@ mod tests {
         assert!(ingest(vec![Point::empty(TrackerId(2), 3_000, 0), bad])
             .await
             .is_err());
-        let (after, _) = published.states(&[(1, None), (2, None)]);
+        let (after, _) = published.states(&[(1, At::Any), (2, At::Any)]);
         assert_eq!(after, states, "nothing of the refused commit");
 
         let memory = SqliteStore::open("sqlite::memory:").await?;

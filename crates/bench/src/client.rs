@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use trackd_sim::{Latency, Mix, SimConfig, SimProtocol, Targets};
+use tokio::sync::watch;
+use trackd_sim::{Latency, Mix, Phase, SimConfig, SimProtocol, Targets};
 
 /// What the child is told.
 #[derive(Clone, Debug, clap::Args)]
@@ -33,6 +34,9 @@ pub struct ClientArgs {
     pub duration_ms: u64,
     #[arg(long)]
     pub warmup_ms: u64,
+    /// How long the devices go on, unmeasured, after the measured window (`SimConfig`).
+    #[arg(long, default_value_t = 0)]
+    pub cooldown_ms: u64,
 }
 
 /// What the child reports.
@@ -53,8 +57,18 @@ impl SimFigures {
     }
 }
 
-/// The child's side: runs the fleet and prints one `RESULT` line.
+fn phase_name(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Before => "before",
+        Phase::Measuring => "measuring",
+        Phase::Measured => "measured",
+    }
+}
+
+/// The child's side: runs the fleet, prints a `PHASE` line as its measured window opens and
+/// closes, and one `RESULT` line.
 pub async fn child(args: ClientArgs) -> anyhow::Result<()> {
+    let (phase_tx, mut phase_rx) = watch::channel(Phase::Before);
     let devices = trackd_sim::fleet(args.devices, &args.mix, 1);
     let targets = Targets::from_fn(|p, _| match p {
         trackd_protocol::Protocol::Teltonika => args.teltonika,
@@ -70,9 +84,20 @@ pub async fn child(args: ClientArgs) -> anyhow::Result<()> {
         warmup: Duration::from_millis(args.warmup_ms),
         ack_timeout: Duration::from_secs(120),
         progress: true,
+        cooldown: Duration::from_millis(args.cooldown_ms),
+        phase: Some(phase_tx),
         ..SimConfig::default()
     };
+    // The parent learns when the window opens and closes from these lines.
+    let tell = tokio::spawn(async move {
+        while phase_rx.changed().await.is_ok() {
+            let phase = *phase_rx.borrow_and_update();
+            println!("PHASE {}", phase_name(phase));
+        }
+    });
     let r = trackd_sim::run(devices, &targets, &config, None).await;
+    drop(config);
+    let _ = tell.await;
     eprintln!("{r}");
     println!(
         "RESULT {} {} {} {} {} {} {} {} {} {}",
@@ -90,8 +115,13 @@ pub async fn child(args: ClientArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The parent's side: runs a child against `targets` and reads its figures.
-pub async fn spawn(targets: &Targets, args: &ClientArgs) -> anyhow::Result<SimFigures> {
+/// The parent's side: runs a child against `targets` and reads its figures, passing on where
+/// its measured window is to `phase`.
+pub async fn spawn(
+    targets: &Targets,
+    args: &ClientArgs,
+    phase: Option<&watch::Sender<Phase>>,
+) -> anyhow::Result<SimFigures> {
     let exe = std::env::current_exe()?;
     let mut cmd = tokio::process::Command::new(exe);
     cmd.arg("sim-client")
@@ -100,7 +130,8 @@ pub async fn spawn(targets: &Targets, args: &ClientArgs) -> anyhow::Result<SimFi
         .args(["--batch", &args.batch.to_string()])
         .args(["--interval-ms", &args.interval_ms.to_string()])
         .args(["--duration-ms", &args.duration_ms.to_string()])
-        .args(["--warmup-ms", &args.warmup_ms.to_string()]);
+        .args(["--warmup-ms", &args.warmup_ms.to_string()])
+        .args(["--cooldown-ms", &args.cooldown_ms.to_string()]);
     if args.realtime {
         cmd.arg("--realtime");
     }
@@ -124,7 +155,18 @@ pub async fn spawn(targets: &Targets, args: &ClientArgs) -> anyhow::Result<SimFi
     while let Some(line) = lines.next_line().await? {
         if let Some(rest) = line.strip_prefix("RESULT ") {
             result = Some(rest.to_owned());
+        } else if let (Some(name), Some(tx)) = (line.strip_prefix("PHASE "), phase) {
+            let told = [Phase::Before, Phase::Measuring, Phase::Measured]
+                .into_iter()
+                .find(|p| phase_name(*p) == name);
+            if let Some(p) = told {
+                tx.send_replace(p);
+            }
         }
+    }
+    // However the child ended, its window has.
+    if let Some(tx) = phase {
+        tx.send_replace(Phase::Measured);
     }
     let status = child.wait().await?;
     if !status.success() {

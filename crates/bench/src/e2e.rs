@@ -16,7 +16,7 @@ use trackd_core::counter::{Change, CounterConfig, CounterType};
 use trackd_core::metrics::Metrics;
 use trackd_core::point::{Point, Position};
 use trackd_core::{TrackerId, UserId};
-use trackd_sim::{DeviceSpec, Mix, Targets};
+use trackd_sim::{DeviceSpec, Mix, Phase, Targets};
 
 use crate::client::{self, ClientArgs, SimFigures};
 use trackd_store::Store;
@@ -174,6 +174,9 @@ pub struct RunFigures {
     /// CPU cores used over the run by the server process and by the simulator process.
     pub server_cpu: f64,
     pub sim_cpu: f64,
+    /// The machine's cores busy in the measured window, whatever ran: the server, the
+    /// simulator, the database server, the API client.
+    pub machine_cpu: Option<f64>,
 }
 
 /// Every device sends as soon as its last message is acknowledged.
@@ -195,15 +198,21 @@ pub async fn closed_loop(
         realtime: false,
         duration_ms: millis(warmup + measure),
         warmup_ms: millis(warmup),
+        cooldown_ms: 0,
     };
-    run(bench, &args).await
+    run(bench, &args, None).await
 }
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-async fn run(bench: &Bench, args: &ClientArgs) -> anyhow::Result<RunFigures> {
+/// The fleet of `args` against the server, its measured window told to `phase`.
+async fn run(
+    bench: &Bench,
+    args: &ClientArgs,
+    phase: Option<&watch::Sender<Phase>>,
+) -> anyhow::Result<RunFigures> {
     let metrics = &bench.server.metrics;
     let before = IngestFigures::now(metrics);
     let (cpu0, child0, wall0) = (
@@ -211,9 +220,21 @@ async fn run(bench: &Bench, args: &ClientArgs) -> anyhow::Result<RunFigures> {
         crate::sys::children_cpu_time(),
         Instant::now(),
     );
-    let report = client::spawn(&bench.targets(), args).await?;
+    let own = watch::channel(Phase::Before).0;
+    let phase = phase.unwrap_or(&own);
+    let mut window = phase.subscribe();
+    let machine = async move {
+        window.wait_for(|p| *p != Phase::Before).await.ok()?;
+        let from = crate::sys::machine_ticks()?;
+        window.wait_for(|p| *p == Phase::Measured).await.ok()?;
+        Some(crate::sys::cores_busy(from, crate::sys::machine_ticks()?))
+    };
+    let targets = bench.targets();
+    let (report, machine_cpu) = tokio::join!(client::spawn(&targets, args, Some(phase)), machine);
+    let report = report?;
     let wall = wall0.elapsed().as_secs_f64();
     Ok(RunFigures {
+        machine_cpu,
         ingest: IngestFigures::now(metrics).since(before),
         server_cpu: (crate::sys::cpu_time() - cpu0).as_secs_f64() / wall,
         sim_cpu: (crate::sys::children_cpu_time() - child0).as_secs_f64() / wall,
@@ -389,12 +410,12 @@ async fn counter_tracker(bench: &Bench, now: i64) -> anyhow::Result<TrackerId> {
     Ok(tracker)
 }
 
-/// Calls each implemented probe in turn until `stop`; one call at a time, as one dashboard
-/// user would.
+/// Calls each implemented probe in turn while the fleet's measured window is open (`phase`),
+/// one call at a time, as one dashboard user would.
 pub async fn measure_api(
     base: String,
     probes: &[Probe],
-    mut stop: watch::Receiver<bool>,
+    mut phase: watch::Receiver<Phase>,
 ) -> anyhow::Result<Vec<ProbeResult>> {
     let client = reqwest::Client::new();
     let auth: Value = client
@@ -408,6 +429,9 @@ pub async fn measure_api(
         .as_str()
         .ok_or_else(|| anyhow!("login failed: {auth}"))?
         .to_owned();
+    // The API is measured in the fleet's window, like the acknowledgements. A fleet that
+    // ended before its window opened (the sender gone) leaves nothing to measure.
+    let _ = phase.wait_for(|p| *p != Phase::Before).await;
     let mut results: Vec<ProbeResult> = probes
         .iter()
         .map(|p| {
@@ -427,7 +451,7 @@ pub async fn measure_api(
         .iter()
         .all(|r| matches!(r, ProbeResult::NotImplemented))
     {
-        let _ = stop.wait_for(|s| *s).await;
+        let _ = phase.wait_for(|p| *p == Phase::Measured).await;
         return Ok(results);
     }
     'outer: loop {
@@ -441,7 +465,7 @@ pub async fn measure_api(
             else {
                 continue;
             };
-            if *stop.borrow() {
+            if *phase.borrow() == Phase::Measured {
                 break 'outer;
             }
             let mut body = probe.params.clone();
@@ -476,15 +500,14 @@ pub async fn measure_api(
     Ok(results)
 }
 
-/// [`measure_api`] after `warmup`, as a dashboard would call: from a thread and runtime of
-/// its own. Polled among the simulator's 10,000 device tasks, the client measured their
-/// queue as well: at 1,000 records/s the server answered `get_states` in 29 ms at p99 while
-/// the client in the simulator's runtime saw 130.
+/// [`measure_api`] as a dashboard would call: from a thread and runtime of its own. Polled
+/// among the simulator's 10,000 device tasks, the client measured their queue as well: at
+/// 1,000 records/s the server answered `get_states` in 29 ms at p99 while the client in the
+/// simulator's runtime saw 130.
 async fn measure_api_on_own_thread(
     base: String,
     probes: Vec<Probe>,
-    stop: watch::Receiver<bool>,
-    warmup: Duration,
+    phase: watch::Receiver<Phase>,
 ) -> anyhow::Result<Vec<ProbeResult>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -493,11 +516,7 @@ async fn measure_api_on_own_thread(
     std::thread::Builder::new()
         .name("bench-api-client".into())
         .spawn(move || {
-            let measured = runtime.block_on(async move {
-                // The API is measured after the warm-up, like the acknowledgements.
-                tokio::time::sleep(warmup).await;
-                measure_api(base, &probes, stop).await
-            });
+            let measured = runtime.block_on(measure_api(base, &probes, phase));
             let _ = done.send(measured);
         })?;
     finished
@@ -540,13 +559,20 @@ pub fn paced_fleet(
         realtime: true,
         duration_ms: millis(warmup + measure),
         warmup_ms: millis(warmup),
+        cooldown_ms: millis(COOLDOWN),
     }
 }
+
+/// How long (d)'s devices go on after the measured window: longer than any API call takes
+/// under ingest (`tracker/list` 250 ms at most), so the last one timed ends under the load it
+/// began in. It had ended while the simulator closed its 10,000 connections, and with 60
+/// calls of a kind that one call was often the p99.
+const COOLDOWN: Duration = Duration::from_secs(2);
 
 /// The paced fleet with nothing else running: the acknowledgement latency the target names,
 /// at a load below what the writer sustains.
 pub async fn paced(bench: &Bench, fleet: &ClientArgs) -> anyhow::Result<RunFigures> {
-    run(bench, fleet).await
+    run(bench, fleet, None).await
 }
 
 /// The paced fleet with the API probes running alongside.
@@ -555,15 +581,10 @@ pub async fn half_load(
     fleet: &ClientArgs,
 ) -> anyhow::Result<(RunFigures, Vec<ProbeResult>, Vec<Probe>)> {
     let probes = probes(bench).await?;
-    let warmup = Duration::from_millis(fleet.warmup_ms);
-    let (stop_api, stop_rx) = watch::channel(false);
+    let (phase, phase_rx) = watch::channel(Phase::Before);
     let base = format!("http://{}", bench.server.http_addr);
-    let api = measure_api_on_own_thread(base, probes.clone(), stop_rx, warmup);
-    let sim = async {
-        let figures = run(bench, fleet).await;
-        let _ = stop_api.send(true);
-        figures
-    };
+    let api = measure_api_on_own_thread(base, probes.clone(), phase_rx);
+    let sim = run(bench, fleet, Some(&phase));
     let (figures, api) = tokio::join!(sim, api);
     Ok((figures?, api?, probes))
 }

@@ -272,6 +272,9 @@ async fn bench(args: &Args) -> anyhow::Result<Figures> {
                     eprintln!("bench: {b}: {rate} records/s paced, ingest alone");
                     let alone = e2e::paced(&bench, &fleet).await?;
                     put_latency(&mut f, &format!("d/{b}/ack_alone"), alone.report.latency);
+                    if let Some(busy) = alone.machine_cpu {
+                        f.put(format!("d/{b}/busy_alone"), busy);
+                    }
                     f.put(
                         format!("d/{b}/rate_alone"),
                         alone.report.records_per_second(),
@@ -279,6 +282,9 @@ async fn bench(args: &Args) -> anyhow::Result<Figures> {
                     eprintln!("bench: {b}: {rate} records/s paced, with API calls");
                     let (r, results, probes) = e2e::half_load(&bench, &fleet).await?;
                     put_latency(&mut f, &format!("d/{b}/ack"), r.report.latency);
+                    if let Some(busy) = r.machine_cpu {
+                        f.put(format!("d/{b}/busy"), busy);
+                    }
                     f.put(format!("d/{b}/rate"), r.report.records_per_second());
                     f.put(format!("d/{b}/errors"), r.report.errors as f64);
                     for (probe, result) in probes.iter().zip(results) {
@@ -505,6 +511,25 @@ fn print(args: &Args, f: &Figures, machine: &str, fds: (u64, u64)) {
             "| with the API calls: device acknowledgement | {} | 100 |",
             cells(&|b| format!("d/{b}/ack"))
         );
+        // Everything on the machine: where both cores are busy, a call waits for one.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        for (label, key) in [
+            ("ingest alone", "busy_alone"),
+            ("with the API calls", "busy"),
+        ] {
+            let busy: Vec<String> = bks
+                .iter()
+                .map(|b| {
+                    f.cell(&format!("d/{}/{key}", b.name()), |v| {
+                        format!("{v:.2} of {cores}")
+                    })
+                })
+                .collect();
+            println!(
+                "| {label}: the machine's cores busy (every process) | {} | |",
+                busy.join(" | ")
+            );
+        }
         for (label, target) in [
             ("tracker/list (all trackers)", "—"),
             ("tracker/get_states (2000 trackers)", "20"),

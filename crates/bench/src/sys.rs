@@ -86,6 +86,30 @@ fn rusage(who: libc::c_int) -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
+/// The machine's CPU time so far in clock ticks, busy and in all (`/proc/stat`): every
+/// process's, the database server's and the simulator's too.
+pub fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let n: Vec<u64> = line
+        .split_whitespace()
+        .map(|w| w.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is within user).
+    let [user, nice, system, idle, iowait, irq, softirq, steal, ..] = n[..] else {
+        return None;
+    };
+    let busy = user + nice + system + irq + softirq + steal;
+    Some((busy, busy + idle + iowait))
+}
+
+/// The cores busy on average between two [`machine_ticks`].
+pub fn cores_busy(from: (u64, u64), to: (u64, u64)) -> f64 {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+    let total = to.1.saturating_sub(from.1).max(1) as f64;
+    to.0.saturating_sub(from.0) as f64 / total * cores
+}
+
 /// A one-paragraph description of the machine and its relevant OS limits.
 pub fn machine() -> String {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();

@@ -24,7 +24,7 @@ use trackd_protocol::{Protocol, Transport};
 pub use encode::SimProtocol;
 pub use register::register;
 pub use route::{Sample, Vehicle};
-pub use run::{run, SimConfig};
+pub use run::{run, Phase, SimConfig};
 pub use stats::{Latency, Report};
 
 /// One simulated device.

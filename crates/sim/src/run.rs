@@ -46,6 +46,21 @@ pub struct SimConfig {
     /// The first record's time (Unix ms). Default: now for a realtime run; a day ago
     /// otherwise, so a fast run's clock does not race far into the future.
     pub start_ms: Option<i64>,
+    /// After the measured window the devices go on this long, unmeasured, before they halt:
+    /// what is measured beside the fleet in its window (the bench's API calls) then ends under
+    /// the same load, not while thousands of connections close. Skipped when stopped.
+    pub cooldown: Duration,
+    /// Told when the measured window opens and closes, for what measures beside the fleet.
+    pub phase: Option<watch::Sender<Phase>>,
+}
+
+/// Where a run is: before its measured window (connecting, warming up), in it, or past it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Phase {
+    #[default]
+    Before,
+    Measuring,
+    Measured,
 }
 
 impl Default for SimConfig {
@@ -62,6 +77,8 @@ impl Default for SimConfig {
             max_retries: 5,
             progress: false,
             start_ms: None,
+            cooldown: Duration::ZERO,
+            phase: None,
         }
     }
 }
@@ -198,15 +215,21 @@ async fn supervise(
     window: Arc<Mutex<Window>>,
 ) {
     let acked = || shared.live.records_acked.load(Ordering::Relaxed);
-    let warmup = shared.config.warmup;
-    let duration = shared.config.duration;
+    let config = &shared.config;
+    let tell = |phase| {
+        if let Some(tx) = &config.phase {
+            tx.send_replace(phase);
+        }
+    };
+    let warmup = config.warmup;
     let timer = async {
         if !warmup.is_zero() {
             tokio::time::sleep(warmup).await;
             window.lock().unwrap_or_else(|p| p.into_inner()).from = (Instant::now(), acked());
             shared.measuring.store(true, Ordering::Relaxed);
         }
-        match duration {
+        tell(Phase::Measuring);
+        match config.duration {
             Some(d) => tokio::time::sleep(d.saturating_sub(warmup)).await,
             None => std::future::pending().await,
         }
@@ -219,11 +242,16 @@ async fn supervise(
             None => std::future::pending().await,
         }
     };
-    tokio::select! {
-        _ = timer => {}
-        _ = stopped => {}
-    }
+    let timed_out = tokio::select! {
+        _ = timer => true,
+        _ = stopped => false,
+    };
     window.lock().unwrap_or_else(|p| p.into_inner()).to = Some((Instant::now(), acked()));
+    shared.measuring.store(false, Ordering::Relaxed);
+    tell(Phase::Measured);
+    if timed_out && !config.cooldown.is_zero() {
+        tokio::time::sleep(config.cooldown).await;
+    }
     let _ = halt.send(true);
 }
 

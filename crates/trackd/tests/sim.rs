@@ -10,15 +10,15 @@ use serde_json::json;
 use support::devices::DEADLINE;
 use support::{Enc, TestApp};
 use trackd::demo::Demo;
-use trackd_core::TrackerId;
-use trackd_sim::{fleet, Mix, SimConfig, SimProtocol, Targets};
+use trackd_core::{TrackerId, UserId};
+use trackd_sim::{fleet, DeviceSpec, Mix, Phase, SimConfig, SimProtocol, Targets};
 
 fn targets(app: &TestApp) -> Targets {
     Targets::from_fn(|p, t| app.server.device_addr(p, t))
 }
 
-#[tokio::test]
-async fn every_acknowledged_record_is_stored() {
+/// A server with alice, and `n` simulated devices (serials from `first`) registered as hers.
+async fn app_with_fleet(n: usize, first: u64) -> (TestApp, UserId, Vec<DeviceSpec>, Trackers) {
     let app = TestApp::spawn().await;
     app.master().await;
     let owner = app
@@ -27,13 +27,22 @@ async fn every_acknowledged_record_is_stored() {
         .await
         .expect("read")
         .expect("alice");
-    let devices = fleet(20, &Mix::default(), 1000);
+    let devices = fleet(n, &Mix::default(), first);
     let ids = trackd_sim::register(app.store.clone(), owner.id, &devices)
         .await
         .expect("register");
+    (app, owner.id, devices, ids)
+}
+
+/// The tracker registered for each device.
+type Trackers = HashMap<String, TrackerId>;
+
+#[tokio::test]
+async fn every_acknowledged_record_is_stored() {
+    let (app, owner, devices, ids) = app_with_fleet(20, 1000).await;
     assert_eq!(ids.len(), 20);
     // Registering again finds the same trackers.
-    let again = trackd_sim::register(app.store.clone(), owner.id, &devices)
+    let again = trackd_sim::register(app.store.clone(), owner, &devices)
         .await
         .expect("register again");
     assert_eq!(again, ids);
@@ -80,6 +89,47 @@ async fn every_acknowledged_record_is_stored() {
             first.io
         );
     }
+}
+
+/// A timed run tells when its measured window opens and closes, and its devices go on
+/// through the cool-down after it, unmeasured, before the run ends.
+#[tokio::test]
+async fn a_timed_run_tells_its_window_and_cools_down_after_it() {
+    let (app, _, devices, _) = app_with_fleet(6, 2000).await;
+    let (phase_tx, mut phase_rx) = tokio::sync::watch::channel(Phase::Before);
+    let watcher = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while phase_rx.changed().await.is_ok() {
+            seen.push((*phase_rx.borrow_and_update(), Instant::now()));
+        }
+        seen
+    });
+    let cooldown = Duration::from_millis(400);
+    let config = SimConfig {
+        batch: 2,
+        interval: Duration::from_secs(5),
+        realtime: false,
+        duration: Some(Duration::from_millis(600)),
+        warmup: Duration::from_millis(200),
+        cooldown,
+        phase: Some(phase_tx),
+        ..SimConfig::default()
+    };
+    let report = trackd_sim::run(devices, &targets(&app), &config, None).await;
+    let ended = Instant::now();
+    drop(config);
+    let seen = watcher.await.expect("watcher");
+    let phases: Vec<Phase> = seen.iter().map(|(p, _)| *p).collect();
+    assert_eq!(phases, [Phase::Measuring, Phase::Measured], "{report}");
+    assert!(
+        ended - seen[1].1 >= cooldown,
+        "the devices went on after the window"
+    );
+    assert_eq!(report.errors, 0, "{report}");
+    assert!(
+        report.records_acked > report.window_records,
+        "records outside the window (warm-up, cool-down) are not counted in it: {report}"
+    );
 }
 
 #[tokio::test]

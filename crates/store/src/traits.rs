@@ -76,7 +76,10 @@ pub trait Trackers: Send + Sync {
         registration: &Registration,
     ) -> Result<Tracker>;
     async fn tracker(&self, account: UserId, id: TrackerId) -> Result<Option<Tracker>>;
-    async fn trackers(&self, account: UserId) -> Result<Vec<Tracker>>;
+    /// The account's live trackers by ID, with their tag bindings: from memory while the
+    /// account's revision is the one they were read at (a change to a tracker, its source or
+    /// its bindings, made anywhere, counts it up), else read and kept.
+    async fn trackers(&self, account: UserId) -> Result<Vec<Arc<Tracker>>>;
     /// Any account's tracker by ID (admin CLI), deleted ones included.
     async fn tracker_any(&self, id: TrackerId) -> Result<Option<Tracker>>;
     /// The live (not corrupted) source with this device ID and the trackers on it.
@@ -246,7 +249,7 @@ pub trait States: Send + Sync {
     async fn states(&self, trackers: &[TrackerId]) -> Result<HashMap<TrackerId, TrackerState>>;
     /// The account's trackers with their states, ordered by ID: all live trackers when `ids`
     /// is `None`; else those of `ids` that the account owns, deleted ones included (a caller
-    /// tells a deleted tracker from a missing one). Tag bindings are not read. The states
+    /// tells a deleted tracker from a missing one), with their tag bindings. The states
     /// come from memory where ingest published them, else from their rows, in one query for
     /// up to 2000 trackers.
     async fn tracker_states(
@@ -283,7 +286,7 @@ pub trait Counters: Send + Sync {
         trackers: &[TrackerId],
     ) -> Result<HashMap<TrackerId, CounterState>>;
     /// The account's trackers of `ids` with their counter states, ordered by ID; deleted ones
-    /// included, tag bindings not read, the states from memory or their rows (as
+    /// included, with their tag bindings, the states from memory or their rows (as
     /// [`States::tracker_states`]).
     async fn tracker_counters(
         &self,

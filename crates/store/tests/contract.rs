@@ -12,7 +12,9 @@ use trackd_core::counter::{
 use trackd_core::point::{GsmCell, Point, Position};
 use trackd_core::sensor::{CalibrationPoint, Sensor, SensorDef, SensorId};
 use trackd_core::state::{StateConfig, TrackerState};
-use trackd_core::tracker::{ActivationCode, Bundle, NewTracker, Replacement, TagBinding, Tracker};
+use trackd_core::tracker::{
+    ActivationCode, Bundle, NewTracker, Replacement, Tag, TagBinding, Tracker,
+};
 use trackd_core::{GroupId, Right, Rights, TagId, TrackerId, UserId};
 use trackd_store::testing::{fresh_database, PgTestDb};
 use trackd_store::{Conflict, Registration, Store, StoreError};
@@ -429,13 +431,13 @@ async fn trackers_scoped_to_account_and_ordered(s: &dyn Store) {
     let other = tracker(s, b, "2001").await;
     let t2 = tracker(s, a, "1002").await;
     let t3 = tracker(s, a, "1003").await;
-    let ids: Vec<TrackerId> = s.trackers(a).await.unwrap().iter().map(|t| t.id).collect();
+    let ids: Vec<TrackerId> = live_trackers(s, a).await.iter().map(|t| t.id).collect();
     assert_eq!(ids, vec![t1.id, t2.id, t3.id]);
     assert_eq!(s.tracker(a, other.id).await.unwrap(), None);
-    assert_eq!(s.trackers(b).await.unwrap(), vec![other]);
+    assert_eq!(live_trackers(s, b).await, vec![other]);
     // A deleted tracker is gone from the account's reads but not from the admin's.
     s.corrupt(t2.id).await.unwrap();
-    let ids: Vec<TrackerId> = s.trackers(a).await.unwrap().iter().map(|t| t.id).collect();
+    let ids: Vec<TrackerId> = live_trackers(s, a).await.iter().map(|t| t.id).collect();
     assert_eq!(ids, vec![t1.id, t3.id]);
     assert_eq!(s.tracker(a, t2.id).await.unwrap(), None);
     assert!(s.tracker_any(t2.id).await.unwrap().unwrap().deleted);
@@ -678,7 +680,7 @@ async fn corrupt_releases_device_id_and_phone(s: &dyn Store) {
     assert_eq!(gone.source.id, t.source.id);
     // Its clones went with the device.
     assert!(s.tracker_any(clone.id).await.unwrap().unwrap().deleted);
-    assert!(s.trackers(b).await.unwrap().is_empty());
+    assert!(live_trackers(s, b).await.is_empty());
     assert!(s.trackers_by_device_id("777").await.unwrap().is_empty());
     assert!(!s.phone_in_use("+7").await.unwrap());
     assert_eq!(s.count_devices().await.unwrap(), 0);
@@ -797,7 +799,7 @@ async fn clones(s: &dyn Store) {
     assert_eq!((c.user_id, c.label.as_str()), (b, "borrowed"));
     assert_eq!(c.group_id, GroupId(0));
     assert_eq!(c.source, t.source);
-    assert_eq!(s.trackers(b).await.unwrap(), vec![c.clone()]);
+    assert_eq!(live_trackers(s, b).await, vec![c.clone()]);
     assert_eq!(s.count_devices().await.unwrap(), 1);
     let ids: Vec<TrackerId> = s
         .trackers_by_device_id("dev")
@@ -816,12 +818,12 @@ async fn clones(s: &dyn Store) {
         Err(StoreError::NotFound)
     ));
     s.delete_clone(c.id).await.unwrap();
-    assert!(s.trackers(b).await.unwrap().is_empty());
+    assert!(live_trackers(s, b).await.is_empty());
     assert!(matches!(
         s.delete_clone(c.id).await,
         Err(StoreError::NotFound)
     ));
-    assert_eq!(s.trackers(a).await.unwrap().len(), 1);
+    assert_eq!(live_trackers(s, a).await.len(), 1);
     assert!(matches!(
         s.clone_tracker(TrackerId(t.id.0 + 100), b, "x").await,
         Err(StoreError::NotFound)
@@ -926,7 +928,7 @@ async fn groups(s: &dyn Store) {
     s.assign_group(g2.id, &[t3.id]).await.unwrap();
     let group_of =
         |ts: &[Tracker], id: TrackerId| ts.iter().find(|t| t.id == id).map(|t| t.group_id);
-    let ts = s.trackers(a).await.unwrap();
+    let ts = live_trackers(s, a).await;
     assert_eq!(group_of(&ts, t1.id), Some(g1.id));
     assert_eq!(group_of(&ts, t2.id), Some(g1.id));
     assert_eq!(group_of(&ts, t3.id), Some(g2.id));
@@ -934,7 +936,7 @@ async fn groups(s: &dyn Store) {
     s.assign_group(g1.id, &[]).await.unwrap();
 
     s.delete_group(a, g1.id).await.unwrap();
-    let ts = s.trackers(a).await.unwrap();
+    let ts = live_trackers(s, a).await;
     assert_eq!(group_of(&ts, t1.id), Some(GroupId(0)));
     assert_eq!(group_of(&ts, t2.id), Some(GroupId(0)));
     assert_eq!(group_of(&ts, t3.id), Some(g2.id));
@@ -995,7 +997,7 @@ async fn tags_and_bindings(s: &dyn Store) {
     s.set_tag_bindings(t.id, &[binding(blue.id, 1)])
         .await
         .unwrap();
-    let all = s.trackers(a).await.unwrap();
+    let all = live_trackers(s, a).await;
     assert_eq!(all[0].tag_bindings, vec![binding(blue.id, 1)]);
     assert_eq!(all[1].tag_bindings, vec![binding(red.id, 5)]);
 
@@ -1007,7 +1009,7 @@ async fn tags_and_bindings(s: &dyn Store) {
     assert_eq!(n, 2);
     assert_eq!(s.tags(a).await.unwrap(), vec![green.clone()]);
     assert_eq!(s.tags(b).await.unwrap(), vec![theirs]);
-    for t in s.trackers(a).await.unwrap() {
+    for t in live_trackers(s, a).await {
         assert!(t.tag_bindings.is_empty(), "{t:?}");
     }
     assert_eq!(s.delete_tags(a, &[]).await.unwrap(), 0);
@@ -1740,7 +1742,7 @@ async fn sqlite_in_memory() {
     let s = trackd_store::open("sqlite::memory:").await.unwrap();
     let a = master(&*s, "a").await;
     tracker(&*s, a, "1").await;
-    assert_eq!(s.trackers(a).await.unwrap().len(), 1);
+    assert_eq!(live_trackers(&*s, a).await.len(), 1);
 }
 
 #[tokio::test]
@@ -2041,6 +2043,16 @@ async fn tracker_states_and_counters_follow_every_write(s: &dyn Store) {
     check("after a counter is set again").await;
 }
 
+/// The account's live trackers as `Trackers::trackers` reads them, owned.
+async fn live_trackers(s: &dyn Store, account: UserId) -> Vec<Tracker> {
+    s.trackers(account)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(Arc::unwrap_or_clone)
+        .collect()
+}
+
 /// The account's trackers as `tracker_states` and `tracker_counters` read them, all live
 /// ones and by enough IDs that the read takes the account's kept trackers (`tracker_cache`),
 /// are what the tables hold: the trackers of `ids` as `tracker_any` reads them, tag bindings
@@ -2053,13 +2065,14 @@ async fn check_account_trackers(s: &dyn Store, account: UserId, ids: &[TrackerId
     }
     let mut stored = Vec::new();
     for id in ids {
-        let mut t = s.tracker_any(*id).await.unwrap().unwrap();
-        t.tag_bindings.clear();
-        stored.push(t);
+        stored.push(s.tracker_any(*id).await.unwrap().unwrap());
     }
     let live: Vec<Tracker> = stored.iter().filter(|t| !t.deleted).cloned().collect();
     let read = trackers(s.tracker_states(account, None).await.unwrap());
     assert_eq!(read, live, "all live trackers {when}");
+    assert_eq!(live_trackers(s, account).await, live, "the list {when}");
+    let few = trackers(s.tracker_states(account, Some(ids)).await.unwrap());
+    assert_eq!(few, stored, "a few named trackers {when}");
     // Unknown IDs make the list long enough to be read from the kept trackers.
     let mut many: Vec<TrackerId> = (900_000..900_060).map(TrackerId).collect();
     many.extend(ids);
@@ -2104,6 +2117,20 @@ async fn tracker_reads_follow_every_tracker_change(s: &dyn Store) {
     check_account_trackers(s, alice, &ids, "after a registration").await;
     s.delete_clone(lent.id).await.unwrap();
     check_account_trackers(s, alice, &ids, "after the clone is deleted").await;
+    let red = s.create_tag(alice, "red", "FF0000").await.unwrap();
+    let blue = s.create_tag(alice, "blue", "0000FF").await.unwrap();
+    let bound = |tag: &Tag, ordinal| TagBinding {
+        tag_id: tag.id,
+        ordinal,
+    };
+    s.set_tag_bindings(a2.id, &[bound(&red, 1), bound(&blue, 2)])
+        .await
+        .unwrap();
+    check_account_trackers(s, alice, &ids, "after tags are bound").await;
+    s.set_tag_bindings(a2.id, &[bound(&blue, 1)]).await.unwrap();
+    check_account_trackers(s, alice, &ids, "after the bindings change").await;
+    s.delete_tags(alice, &[blue.id]).await.unwrap();
+    check_account_trackers(s, alice, &ids, "after a bound tag is deleted").await;
 }
 
 /// The same when the change comes through another store on the same database: the admin
@@ -2118,6 +2145,21 @@ async fn tracker_reads_follow_another_writer(s: &dyn Store, other: &dyn Store) {
         .unwrap();
     other.set_blocked(a3.id, true).await.unwrap();
     check_account_trackers(s, alice, &ids, "after another store's changes").await;
+    let tag = other
+        .create_tag(alice, "elsewhere", "00FF00")
+        .await
+        .unwrap();
+    other
+        .set_tag_bindings(
+            a1.id,
+            &[TagBinding {
+                tag_id: tag.id,
+                ordinal: 1,
+            }],
+        )
+        .await
+        .unwrap();
+    check_account_trackers(s, alice, &ids, "after another store bound a tag").await;
     assert_eq!(
         s.tracker_states(alice, None).await.unwrap()[1].0.label,
         "renamed elsewhere"

@@ -76,7 +76,7 @@ pub(crate) async fn listed(ctx: &Ctx, ids: &[i64]) -> Result<Vec<Tracker>, ApiEr
         return Err(ApiError::new(221));
     }
     let trackers = ctx.store().trackers(ctx.account()?).await?;
-    let by_id: HashMap<i64, &Tracker> = trackers.iter().map(|t| (t.id.0, t)).collect();
+    let by_id: HashMap<i64, &Tracker> = trackers.iter().map(|t| (t.id.0, &**t)).collect();
     ids.iter()
         .map(|id| match by_id.get(id) {
             Some(t) if !t.source.blocked => Ok((*t).clone()),

@@ -122,6 +122,15 @@ macro_rules! migrations {
                     "/0011_state_writes.sql"
                 )),
             },
+            Migration {
+                version: 12,
+                name: "tag_binding_revisions",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0012_tag_binding_revisions.sql"
+                )),
+            },
         ]
     };
 }

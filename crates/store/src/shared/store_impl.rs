@@ -421,8 +421,8 @@ macro_rules! impl_store {
                 }
 
                 /// The account's trackers a read of many asks for: all live ones when `ids`
-                /// is `None`, else those of `ids` it owns, deleted ones included; by ID, tag
-                /// bindings not read. They come from memory while the account's revision is
+                /// is `None`, else those of `ids` it owns, deleted ones included; by ID, with
+                /// their tag bindings. They come from memory while the account's revision is
                 /// the one they were kept at (`tracker_cache`); else a read of a few named
                 /// trackers reads those alone, and any other read reads all the account's
                 /// trackers and keeps them.
@@ -448,9 +448,11 @@ macro_rules! impl_store {
                     }
                     if let Some(ids) = ids.filter(|ids| ids.len() < READ_ALL_FROM) {
                         let few = self.trackers_of(account, Some(ids)).await?;
+                        let few = self.with_bindings(few).await?;
                         return Ok(few.into_iter().map(std::sync::Arc::new).collect());
                     }
                     let all = self.trackers_of(account, None).await?;
+                    let all = self.with_bindings(all).await?;
                     Ok(select(&cache.put(account, revision, all), ids))
                 }
 
@@ -1035,15 +1037,8 @@ macro_rules! impl_store {
                     self.one_tracker(t).await
                 }
 
-                async fn trackers(&self, account: UserId) -> Result<Vec<Tracker>> {
-                    let sql = concat!(
-                        tracker_select!(),
-                        "WHERE t.user_id = $1 AND NOT t.deleted ORDER BY t.id"
-                    );
-                    let trackers = self
-                        .rows::<shared::TrackerRow>(sql.into(), vec![account.0])
-                        .await?;
-                    self.with_bindings(trackers).await
+                async fn trackers(&self, account: UserId) -> Result<Vec<std::sync::Arc<Tracker>>> {
+                    self.account_trackers(account, None).await
                 }
 
                 async fn tracker_any(&self, id: TrackerId) -> Result<Option<Tracker>> {

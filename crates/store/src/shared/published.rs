@@ -7,26 +7,25 @@
 //! publishes a copy of each after its commit, and readers take the copies they find and read
 //! the rest (trackers the writer has not written since the store opened) from their rows.
 //!
-//! What is published must never be older than the rows. On PostgreSQL every write of a state
-//! row records its transaction's ID as the row's version (migration 10); its writers publish
-//! what they committed with that version, and a reader takes a published state only while its
-//! row has the same version (one read of the versions), whoever else writes the rows: a
-//! counter change, another node. Reading 2,000 versions still means finding 2,000 rows that
-//! ingest keeps rewriting, so a read first counts the state writes made other than by this
-//! node's writers (migration 11, [`Foreign`]): while that count stays as it was when an era
-//! began, a state this node's writer published in that era is its row's, and no version is
-//! read. A count that moved begins a new era, and what was published before it is taken only
-//! at its row's version until the writer publishes it again. SQLite's rows have no version: its one writer is the only
-//! one that publishes, and the one other write of them, `Counters::change_counter`
-//! (`counter/value/set`, in this process: the admin commands write neither table), calls
-//! [`Published::invalidate`] for its tracker after its commit; a commit
-//! of the writer that began before that invalidation does not publish that tracker, since
-//! SQLite may have run the change between the writer's commit and its publishing. Between the
-//! change's commit and its invalidation a reader may still see the value before it, as a
-//! reader that came a moment earlier would. Other writes (a session's last use, a tracker's
-//! label) leave the states alone: the writer's own kept states
-//! (`sqlite::ingest`) are dropped on any other commit, since SQLite cannot tell which, but
-//! these are not, or every API write would empty them.
+//! What is published must never be older than the rows. On PostgreSQL every write of a state row
+//! records its transaction's ID as the row's version (migration 10); its writers publish what they
+//! committed with that version, and a reader takes a published state only while its row has the
+//! same version (one read of the versions), whoever else writes the rows: a counter change, another
+//! node. Reading 2,000 versions still means finding 2,000 rows that ingest keeps rewriting, so a
+//! read first counts the state writes made other than by this node's writers (migration 11,
+//! [`Foreign`]): while that count stays as it was when an era began, a state this node's writer
+//! published in that era is its row's, and no version is read. A count that moved begins a new era,
+//! and what was published before it is taken only at its row's version until the writer publishes
+//! it again. SQLite's rows have no version: its one writer is the only one that publishes, and the
+//! one other write of them, `Counters::change_counter` (`counter/value/set`, in this process: the
+//! admin commands write neither table), calls [`Published::invalidate`] for its tracker after its
+//! commit; a commit of the writer that began before that invalidation does not publish that
+//! tracker, since SQLite may have run the change between the writer's commit and its publishing.
+//! Between the change's commit and its invalidation a reader may still see the value before it, as
+//! a reader that came a moment earlier would. Other writes (a session's last use, a tracker's
+//! label) leave the states alone: the writer's own kept states (`sqlite::ingest`) are dropped on
+//! any other commit, since SQLite cannot tell which, but these are not, or every API write would
+//! empty them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

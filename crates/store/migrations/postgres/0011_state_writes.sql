@@ -2,12 +2,16 @@
 -- published (with no read of the rows' versions) while nothing else has written a state
 -- since (`shared::published`).
 --
--- Each statement that writes `tracker_state` or `counter_state` counts one write. An ingest
--- writer's connection names its node and lane (`trackd.node`, `trackd.lane`, set when it
--- connects) and counts in its own row of `state_writes`, which no other connection updates,
--- so writers never wait on each other here. Every other writer (the API's counter changes,
--- the admin commands, SQL by hand) counts on a sequence, which never waits either; nextval
--- is not undone by a rollback, which only makes a reader take the rows' versions a while.
+-- An ingest writer's commit counts itself in its own row of `state_writes` (its node and
+-- lane), in the statement that reads its transaction's ID (`VERSION_AND_FOREIGN`); no other
+-- connection updates that row, so writers never wait on each other here. Every other
+-- statement that writes `tracker_state` or `counter_state` (the API's counter changes, the
+-- admin commands, SQL by hand) counts on a sequence, through a trigger, which never waits
+-- either; nextval is not undone by a rollback, which only makes a reader take the rows'
+-- versions a while. An ingest writer's connection names its node (`trackd.node`, set when it
+-- connects), and the trigger passes its statements by. Counting each of a writer's
+-- statements through the trigger instead cost a plpgsql call apiece, 5.5 % of the machine's
+-- CPU under (d)'s ingest on PostgreSQL (BENCHMARKS.md).
 CREATE TABLE state_writes (
     node TEXT NOT NULL,
     lane INTEGER NOT NULL,
@@ -17,24 +21,22 @@ CREATE TABLE state_writes (
 
 CREATE SEQUENCE state_writes_elsewhere;
 
-CREATE FUNCTION count_state_writes() RETURNS trigger AS $$
-DECLARE
-    writer TEXT := coalesce(current_setting('trackd.node', true), '');
+CREATE FUNCTION count_state_writes_elsewhere() RETURNS trigger AS $$
 BEGIN
-    IF writer = '' THEN
-        PERFORM nextval('state_writes_elsewhere');
-    ELSE
-        INSERT INTO state_writes (node, lane, writes)
-        VALUES (writer, coalesce(nullif(current_setting('trackd.lane', true), '')::int, 0), 1)
-        ON CONFLICT (node, lane) DO UPDATE SET writes = state_writes.writes + 1;
-    END IF;
+    PERFORM nextval('state_writes_elsewhere');
     RETURN NULL;
 END
 $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER tracker_state_writes
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tracker_state
-    FOR EACH STATEMENT EXECUTE FUNCTION count_state_writes();
+    AFTER INSERT OR UPDATE OR DELETE ON tracker_state FOR EACH STATEMENT
+    WHEN (coalesce(current_setting('trackd.node', true), '') = '')
+    EXECUTE FUNCTION count_state_writes_elsewhere();
+CREATE TRIGGER tracker_state_truncated AFTER TRUNCATE ON tracker_state
+    FOR EACH STATEMENT EXECUTE FUNCTION count_state_writes_elsewhere();
 CREATE TRIGGER counter_state_writes
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON counter_state
-    FOR EACH STATEMENT EXECUTE FUNCTION count_state_writes();
+    AFTER INSERT OR UPDATE OR DELETE ON counter_state FOR EACH STATEMENT
+    WHEN (coalesce(current_setting('trackd.node', true), '') = '')
+    EXECUTE FUNCTION count_state_writes_elsewhere();
+CREATE TRIGGER counter_state_truncated AFTER TRUNCATE ON counter_state
+    FOR EACH STATEMENT EXECUTE FUNCTION count_state_writes_elsewhere();

@@ -65,24 +65,21 @@ impl PgStore {
             .fetch_one(&pool)
             .await?;
         let ingest = (0..INGEST_LANES)
-            .map(|lane| {
+            .map(|_| {
                 let node = node.clone();
                 PgPoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
-                    // Named so that its writes of states count as this node's
+                    // Named, so that the trigger that counts other writers' writes of
+                    // states passes its statements by: its commits count themselves
                     // (migration 11).
                     .after_connect(move |conn, _| {
                         let node = node.clone();
                         Box::pin(async move {
-                            sqlx::query(
-                                "SELECT set_config('trackd.node', $1, false), \
-                                 set_config('trackd.lane', $2, false)",
-                            )
-                            .bind(node)
-                            .bind(lane.to_string())
-                            .execute(conn)
-                            .await?;
+                            sqlx::query("SELECT set_config('trackd.node', $1, false)")
+                                .bind(node)
+                                .execute(conn)
+                                .await?;
                             Ok(())
                         })
                     })
@@ -129,7 +126,7 @@ impl PgStore {
 
     /// Every write of a state row records its transaction's ID (migration 10), so a state
     /// kept in memory is known to be the row's while the versions agree; an ingest commit
-    /// reads its own with the foreign state writes (migration 11).
+    /// counts itself and reads its own with the foreign state writes (migration 11).
     const STATE_VERSION_SET: &'static str = ", version = DEFAULT";
     const STATE_VERSION_NOW: Option<&'static str> = Some(VERSION_AND_FOREIGN);
 

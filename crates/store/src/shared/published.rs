@@ -94,12 +94,16 @@ macro_rules! foreign_state_writes {
 /// The foreign state writes ([`Foreign`]) of all but the node named `$1`.
 pub(crate) const FOREIGN_STATE_WRITES: &str = concat!("SELECT ", foreign_state_writes!());
 
-/// An ingest commit's version (its transaction's ID, which its state rows record) and the
-/// foreign state writes ([`Foreign`]) of all but its node, named `$1`, as it is about to
-/// commit: the count it publishes in the era of ([`Published::trust`]), so that an era a
-/// counter change ended begins again with the writers' next commits, not the next read.
+/// An ingest commit's count of itself and its version, as it is about to commit: it counts
+/// one write in its own row of `state_writes` (node `$1`, lane `$2`), and reads its
+/// transaction's ID (which its state rows record) and the foreign state writes ([`Foreign`])
+/// of all but its node, the count it publishes in the era of ([`Published::trust`]), so that
+/// an era a counter change ended begins again with the writers' next commits, not the next
+/// read.
 pub(crate) const VERSION_AND_FOREIGN: &str = concat!(
-    "SELECT pg_current_xact_id()::text::bigint AS version, ",
+    "WITH counted AS (INSERT INTO state_writes (node, lane, writes) VALUES ($1, $2, 1) \
+     ON CONFLICT (node, lane) DO UPDATE SET writes = state_writes.writes + 1) \
+     SELECT pg_current_xact_id()::text::bigint AS version, ",
     foreign_state_writes!()
 );
 

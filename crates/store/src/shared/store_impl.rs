@@ -575,6 +575,7 @@ macro_rules! impl_store {
                     let written = recording.written;
                     let row = sqlx::query(version)
                         .bind(self.state_node().unwrap_or_default())
+                        .bind(i64::try_from(lane.0).unwrap_or(i64::MAX))
                         .fetch_one(&mut *tx)
                         .await?;
                     let version: i64 = row.try_get("version")?;

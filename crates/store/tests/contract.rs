@@ -1971,23 +1971,17 @@ async fn check_states_are_rows(
     ids: &[TrackerId],
     when: &str,
 ) -> HashMap<TrackerId, CounterState> {
+    /// Each tracker's state or counter state, for those that have one.
+    fn by_tracker<S: Clone>(rows: Vec<(Arc<Tracker>, Option<Arc<S>>)>) -> HashMap<TrackerId, S> {
+        rows.into_iter()
+            .filter_map(|(t, st)| Some((t.id, Arc::unwrap_or_clone(st?))))
+            .collect()
+    }
     let states = s.states(ids).await.unwrap();
-    let read: HashMap<TrackerId, TrackerState> = s
-        .tracker_states(account, Some(ids))
-        .await
-        .unwrap()
-        .into_iter()
-        .filter_map(|(t, st)| Some((t.id, Arc::unwrap_or_clone(st?))))
-        .collect();
+    let read = by_tracker(s.tracker_states(account, Some(ids)).await.unwrap());
     assert_eq!(read, states, "states {when}");
     let counters = s.counter_states(ids).await.unwrap();
-    let read: HashMap<TrackerId, CounterState> = s
-        .tracker_counters(account, ids)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter_map(|(t, c)| Some((t.id, Arc::unwrap_or_clone(c?))))
-        .collect();
+    let read = by_tracker(s.tracker_counters(account, ids).await.unwrap());
     assert_eq!(read, counters, "counters {when}");
     counters
 }

@@ -1,6 +1,7 @@
 //! The group-commit writer against a real SQLite store.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use trackd_core::metrics::Metrics;
 use trackd_core::point::{Point, Position};
@@ -78,19 +79,92 @@ fn start(
     store: Arc<dyn trackd_store::Store>,
     writers: usize,
 ) -> (Ingest, Arc<Metrics>, tokio::task::JoinHandle<()>) {
-    let metrics = Arc::new(Metrics::default());
-    let (ingest, task) = Ingest::start(
+    start_with(
         store,
         IngestConfig {
             writers,
             ..IngestConfig::default()
         },
+    )
+}
+
+fn start_with(
+    store: Arc<dyn trackd_store::Store>,
+    config: IngestConfig,
+) -> (Ingest, Arc<Metrics>, tokio::task::JoinHandle<()>) {
+    let metrics = Arc::new(Metrics::default());
+    let (ingest, task) = Ingest::start(
+        store,
+        config,
         StateConfig::default(),
         trackd_core::counter::CounterConfig::default(),
         metrics.clone(),
     )
     .expect("writer threads");
     (ingest, metrics, task)
+}
+
+/// A writer lingering for an hour commits as soon as its batch is full: the two
+/// submissions share one commit, and neither waits the hour.
+#[tokio::test]
+async fn submissions_within_the_linger_share_a_commit_that_a_full_batch_ends() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = sqlite_store(&dir).await;
+    let (ingest, metrics, writer) = start_with(
+        store.clone(),
+        IngestConfig {
+            max_batch_points: 4,
+            linger_ms: 3_600_000,
+            ..IngestConfig::default()
+        },
+    );
+    let mut first = Box::pin(ingest.submit(vec![point(1, 1_000, 52.5), point(1, 2_000, 52.6)]));
+    // Polled once (a zero timeout polls before it checks the time): queued, now waiting.
+    assert!(tokio::time::timeout(Duration::ZERO, &mut first)
+        .await
+        .is_err());
+    // Then taken by the writer before the second is queued: without the linger it would be
+    // committed alone.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while Metrics::get(&metrics.ingest_queue_depth) != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never took it"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let second = ingest.submit(vec![point(2, 1_000, 52.5), point(2, 2_000, 52.6)]);
+    assert_eq!(tokio::join!(first, second), (Ok(()), Ok(())));
+    assert_eq!(
+        Metrics::get(&metrics.commits_total),
+        1,
+        "one commit for both"
+    );
+    assert_eq!(Metrics::get(&metrics.points_total), 4);
+    drop(ingest);
+    writer.await.expect("the writer stops");
+}
+
+/// A submission nothing joins is committed once it has lingered, not left waiting for
+/// company.
+#[tokio::test]
+async fn a_lone_submission_is_committed_after_its_linger() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = sqlite_store(&dir).await;
+    let (ingest, metrics, writer) = start_with(
+        store.clone(),
+        IngestConfig {
+            linger_ms: 20,
+            ..IngestConfig::default()
+        },
+    );
+    let submitted = ingest.submit(vec![point(3, 1_000, 52.5)]);
+    let answered = tokio::time::timeout(Duration::from_secs(60), submitted).await;
+    assert_eq!(answered, Ok(Ok(())));
+    assert_eq!(store.count_points(TrackerId(3)).await.expect("count"), 1);
+    assert_eq!(Metrics::get(&metrics.commits_total), 1);
+    drop(ingest);
+    writer.await.expect("the writer stops");
 }
 
 #[tokio::test]

@@ -96,6 +96,10 @@ mod tests {
         let state: Config = toml::from_str("[state]\nparking_after_secs = 120\n").expect("parse");
         assert_eq!(state.state.parking_after_secs, 120);
         assert_eq!(state.state.offline_after_secs, 1800);
+        let ingest: Config = toml::from_str("[ingest]\nlinger_ms = 0\n").expect("parse");
+        assert_eq!(ingest.ingest.linger_ms, 0);
+        assert_eq!(c.ingest.linger_ms, 5);
+        assert_eq!(ingest.ingest.max_batch_points, c.ingest.max_batch_points);
         assert!(
             toml::from_str::<Config>("nonsense = 1").is_err(),
             "unknown keys are rejected"

@@ -47,8 +47,8 @@ pub async fn authenticate(
     }
     let hash = hash.to_ascii_lowercase();
     let store = &state.store;
-    let session = store
-        .session(&hash)
+    let (session, user) = store
+        .session_with_user(&hash)
         .await?
         .ok_or_else(|| ApiError::new(4))?;
     let now = state.clock.now();
@@ -66,10 +66,6 @@ pub async fn authenticate(
     if access == Access::SessionOnly && session.kind != SessionKind::Session {
         return Err(ApiError::new(4));
     }
-    let user = store
-        .user(session.user_id)
-        .await?
-        .ok_or_else(|| ApiError::new(4))?;
     if user.blocked {
         return Err(ApiError::new(275));
     }

@@ -29,6 +29,8 @@ pub trait Users: Send + Sync {
 
     async fn create_session(&self, session: &Session) -> Result<()>;
     async fn session(&self, hash: &str) -> Result<Option<Session>>;
+    /// A session or key with its user, in one read: every API call asks for both.
+    async fn session_with_user(&self, hash: &str) -> Result<Option<(Session, User)>>;
     /// Records a use, which keeps a session from expiring.
     async fn touch_session(&self, hash: &str, now: i64) -> Result<()>;
     /// Whether a session or key was deleted.

@@ -313,10 +313,35 @@ async fn password_hash(s: &dyn Store) {
 
 async fn sessions(s: &dyn Store) {
     let u = master(s, "a").await;
-    let mut key = session("k1", u, SessionKind::ApiKey, NOW);
+    // Created at another time than its user, so that the two creation times cannot be
+    // mistaken for each other when read together.
+    let mut key = session("k1", u, SessionKind::ApiKey, NOW - 1_000);
     key.title = Some("integration".into());
     s.create_session(&key).await.unwrap();
     assert_eq!(s.session("k1").await.unwrap().as_ref(), Some(&key));
+    let user = s.user(u).await.unwrap().unwrap();
+    assert_ne!(user.created_at, key.created_at);
+    assert_eq!(
+        s.session_with_user("k1").await.unwrap(),
+        Some((key.clone(), user))
+    );
+    let sub = s
+        .create_user(
+            &new_user("sub", Some(u), Rights::sub_user([Right::Reports])),
+            NOW,
+        )
+        .await
+        .unwrap();
+    s.create_session(&session("k2", sub.id, SessionKind::Session, NOW + 1))
+        .await
+        .unwrap();
+    let (k2, of) = s.session_with_user("k2").await.unwrap().unwrap();
+    assert_eq!(
+        (k2, of),
+        (s.session("k2").await.unwrap().unwrap(), sub),
+        "a sub-user with its rights"
+    );
+    assert_eq!(s.session_with_user("nope").await.unwrap(), None);
     s.touch_session("k1", NOW + 5).await.unwrap();
     assert_eq!(
         s.session("k1").await.unwrap().unwrap().last_used_at,
@@ -329,6 +354,7 @@ async fn sessions(s: &dyn Store) {
     assert!(s.delete_session("k1").await.unwrap());
     assert!(!s.delete_session("k1").await.unwrap());
     assert_eq!(s.session("k1").await.unwrap(), None);
+    assert_eq!(s.session_with_user("k1").await.unwrap(), None);
 }
 
 async fn sessions_oldest_first(s: &dyn Store) {

@@ -10,15 +10,15 @@ pub(crate) mod store_impl;
 pub(crate) mod tracker_cache;
 
 pub(crate) use counter_impl::impl_counters;
-pub(crate) use published::{FOREIGN_STATE_WRITES, VERSION_AND_FOREIGN};
+pub(crate) use published::{REVISION_AND_FOREIGN, VERSION_AND_FOREIGN};
 pub(crate) use rows::{
     activation_code_from_row, bundle_from_row, counter_type_from_row, group_from_row, parse_state,
-    point_from_row, sensor_from_row, session_from_row, tag_from_row, tracker_from_row,
-    user_from_row,
+    point_from_row, revision_and_foreign_row, sensor_from_row, session_from_row, tag_from_row,
+    tracker_from_row, user_from_row,
 };
 pub(crate) use rows::{
     BindingRow, Cols, EventRow, ForeignRow, JsonRow, RevisionRow, RowMap, SensorRow, SessionRow,
-    TrackPoint, TrackerRow, UserRow, VersionRow, WholePoint,
+    SessionUserRow, TrackPoint, TrackerRow, UserRow, VersionRow, WholePoint, SESSION_WITH_USER,
 };
 pub(crate) use store_impl::impl_store;
 

@@ -96,11 +96,13 @@ row_maps! {
     UserRow: User = user_from_row;
     /// A session (`SELECT *` of `sessions`).
     SessionRow: Session = session_from_row;
+    /// A session and its user ([`SESSION_WITH_USER`]).
+    SessionUserRow: (Session, User) = session_user_row;
     /// A row of a per-tracker JSON table: `tracker_id` and `state`.
     JsonRow: (i64, String) = json_row;
     /// A row's version in a per-tracker JSON table: `tracker_id` and `version`.
     VersionRow: (i64, i64) = version_row;
-    /// The state writes not of this node's writers ([`FOREIGN_STATE_WRITES`]).
+    /// The state writes not of this node's writers (the columns `lanes` and `elsewhere`).
     ForeignRow: Foreign = foreign_row;
     /// A sensor (`SELECT *` of `sensors`).
     SensorRow: Sensor = sensor_from_row;
@@ -144,6 +146,12 @@ fn revision_row(r: &impl Cols) -> Result<i64> {
     r.i64("revision")
 }
 
+/// A row of [`REVISION_AND_FOREIGN`](super::published::REVISION_AND_FOREIGN): an account
+/// that never changed is at revision 0, as `account_trackers` reads it.
+pub(crate) fn revision_and_foreign_row(r: &impl Cols) -> Result<(i64, Foreign)> {
+    Ok((r.opt_i64("revision")?.unwrap_or(0), foreign_row(r)?))
+}
+
 pub(crate) fn user_from_row(r: &impl Cols) -> Result<User> {
     let parent_id = r.opt_i64("parent_id")?.map(UserId);
     let rights = if parent_id.is_none() {
@@ -172,6 +180,23 @@ pub(crate) fn user_from_row(r: &impl Cols) -> Result<User> {
 }
 
 pub(crate) fn session_from_row(r: &impl Cols) -> Result<Session> {
+    session_with_created_at(r, "created_at")
+}
+
+/// A session and its user, read together; the users' columns come as they are named, the
+/// session's creation as `session_created_at`.
+pub(crate) const SESSION_WITH_USER: &str = "SELECT u.*, s.hash, s.user_id, s.kind, s.title, \
+     s.created_at AS session_created_at, s.last_used_at \
+     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.hash = $1";
+
+fn session_user_row(r: &impl Cols) -> Result<(Session, User)> {
+    Ok((
+        session_with_created_at(r, "session_created_at")?,
+        user_from_row(r)?,
+    ))
+}
+
+fn session_with_created_at(r: &impl Cols, created_at: &str) -> Result<Session> {
     let kind = r.string("kind")?;
     Ok(Session {
         hash: r.string("hash")?,
@@ -179,7 +204,7 @@ pub(crate) fn session_from_row(r: &impl Cols) -> Result<Session> {
         kind: SessionKind::parse(&kind)
             .ok_or_else(|| StoreError::Database(format!("unknown session kind '{kind}'")))?,
         title: r.opt_string("title")?,
-        created_at: r.i64("created_at")?,
+        created_at: r.i64(created_at)?,
         last_used_at: r.i64("last_used_at")?,
     })
 }

@@ -431,11 +431,6 @@ macro_rules! impl_store {
                     account: UserId,
                     ids: Option<&[TrackerId]>,
                 ) -> Result<Vec<std::sync::Arc<Tracker>>> {
-                    use $crate::shared::tracker_cache::select;
-                    /// Fewer named trackers than this are read alone when not kept: a
-                    /// `get_state` need not read an account of 10,000.
-                    const READ_ALL_FROM: usize = 50;
-                    let cache = self.tracker_cache();
                     let revision = self
                         .row::<shared::RevisionRow>(
                             "SELECT revision FROM tracker_revisions WHERE user_id = $1",
@@ -443,6 +438,21 @@ macro_rules! impl_store {
                         )
                         .await?
                         .unwrap_or(0);
+                    self.account_trackers_at(account, ids, revision).await
+                }
+
+                /// `account_trackers` with the account's revision read already.
+                async fn account_trackers_at(
+                    &self,
+                    account: UserId,
+                    ids: Option<&[TrackerId]>,
+                    revision: i64,
+                ) -> Result<Vec<std::sync::Arc<Tracker>>> {
+                    use $crate::shared::tracker_cache::select;
+                    /// Fewer named trackers than this are read alone when not kept: a
+                    /// `get_state` need not read an account of 10,000.
+                    const READ_ALL_FROM: usize = 50;
+                    let cache = self.tracker_cache();
                     if let Some(all) = cache.get(account, revision) {
                         return Ok(select(&all, ids));
                     }
@@ -474,7 +484,24 @@ macro_rules! impl_store {
                     ),
                     parse: impl Fn(i64, &str) -> Option<std::sync::Arc<S>>,
                 ) -> Result<Vec<(std::sync::Arc<Tracker>, Option<std::sync::Arc<S>>)>> {
-                    let trackers = self.account_trackers(account, ids).await?;
+                    // Where the foreign state writes are counted, they come with the
+                    // account's revision in one read.
+                    let (trackers, foreign) = match self.state_node() {
+                        Some(node) if Self::STATE_VERSION_NOW.is_some() => {
+                            let read = sqlx::query(shared::REVISION_AND_FOREIGN)
+                                .bind(node)
+                                .bind(account.0);
+                            let (revision, foreign) = self
+                                .optional(read, shared::revision_and_foreign_row)
+                                .await?
+                                .ok_or_else(|| {
+                                    StoreError::Database("no row of the state writes".into())
+                                })?;
+                            let trackers = self.account_trackers_at(account, ids, revision).await?;
+                            (trackers, Some(foreign))
+                        }
+                        _ => (self.account_trackers(account, ids).await?, None),
+                    };
                     let ids: Vec<i64> = trackers.iter().map(|t| t.id.0).collect();
                     let (mut states, missing) = match self.published() {
                         None => (std::collections::HashMap::new(), ids),
@@ -482,16 +509,7 @@ macro_rules! impl_store {
                         // else has written states since its era began, or else only at its
                         // row's version; a tracker without a row has no state to read.
                         Some(published) if Self::STATE_VERSION_NOW.is_some() => {
-                            let era = match self.state_node() {
-                                Some(node) => self
-                                    .row::<shared::ForeignRow>(
-                                        shared::FOREIGN_STATE_WRITES,
-                                        shared::Key::Text(node),
-                                    )
-                                    .await?
-                                    .map(|foreign| published.trust(foreign)),
-                                None => None,
-                            };
+                            let era = foreign.map(|foreign| published.trust(foreign));
                             let (mut found, rest) = match era {
                                 Some(era) => {
                                     let wanted: Vec<_> =
@@ -889,6 +907,14 @@ macro_rules! impl_store {
                 async fn session(&self, hash: &str) -> Result<Option<Session>> {
                     self.row::<shared::SessionRow>(
                         "SELECT * FROM sessions WHERE hash = $1",
+                        shared::Key::Text(hash),
+                    )
+                    .await
+                }
+
+                async fn session_with_user(&self, hash: &str) -> Result<Option<(Session, User)>> {
+                    self.row::<shared::SessionUserRow>(
+                        shared::SESSION_WITH_USER,
                         shared::Key::Text(hash),
                     )
                     .await

@@ -18,6 +18,7 @@ pub mod traits;
 pub use durable::Durable;
 pub use error::{Conflict, StoreError};
 pub use postgres::PgStore;
+pub use shared::PointRow;
 pub use sqlite::SqliteStore;
 pub use traits::{
     Counters, IngestLane, Points, Registration, Sensors, States, Store, Trackers, Users,

@@ -132,6 +132,7 @@ contract!(
     counters_late_points_refold,
     counters_change_dated_before_folded_points,
     counters_history_range,
+    counters_read_the_trackers_sensors,
     counters_too_late_records_are_stored_not_counted,
 );
 
@@ -2527,6 +2528,23 @@ async fn counters_history_range(s: &dyn Store) {
     let mut want: Vec<i64> = (1..=31).map(bucket_end).collect();
     want.dedup();
     assert_eq!(times, want);
+    // Each stored row is the odometer as its bucket's last record left it, and the engine
+    // hours' rows beside it are theirs.
+    for (kind, rows) in [
+        (ODO, &all),
+        (
+            HOURS,
+            &s.counter_history(t, HOURS, NOW, NOW + 3_600_000)
+                .await
+                .unwrap(),
+        ),
+    ] {
+        for (time, value) in &rows[..rows.len() - 1] {
+            let minute = usize::try_from((time - NOW) / 60_000).unwrap();
+            let (want, _) = expected(&route[..minute]).reading(kind).current().unwrap();
+            assert_eq!(*value, want, "{kind:?} at minute {minute}");
+        }
+    }
     assert!(
         all.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
         "{all:?}"
@@ -2551,6 +2569,59 @@ async fn counters_history_range(s: &dyn Store) {
             .is_empty(),
         "a counter without values records none"
     );
+}
+
+/// An ingest commit reads each tracker's sensors for its counters' sources: fuel consumed
+/// counts a cumulative fuel sensor, as the core's fold does with those sensors.
+async fn counters_read_the_trackers_sensors(s: &dyn Store) {
+    let a = master(s, "a").await;
+    let t = tracker(s, a, "1").await.id;
+    let other = tracker(s, a, "2").await.id;
+    let def = sensor_def(
+        json!({"type": "metering", "sensor_type": "fuel_consumption",
+        "name": "Fuel used", "input_name": "fuel_used", "divider": 1, "accuracy": 0,
+        "units": "l", "units_type": "litre"}),
+    );
+    let sensors = create_all(s, t, &[def]).await;
+    let fuel = CounterType::FuelConsumed;
+    let config = CounterConfig::default();
+    for tracker in [t, other] {
+        s.change_counter(tracker, fuel, &set(0.0), NOW, &config)
+            .await
+            .unwrap();
+    }
+    let route = |tracker: TrackerId| -> Vec<Point> {
+        (1..=12)
+            .map(|m| {
+                let mut p = driving(tracker.0, m);
+                p.io.insert("fuel_used".into(), json!(1000.0 + m as f64 * 0.75));
+                p
+            })
+            .collect()
+    };
+    let mut batch = route(t);
+    batch.extend(route(other));
+    ingest(s, &batch).await;
+    let event = Event {
+        time: NOW,
+        seq: 1,
+        counter_type: fuel,
+        change: set(0.0),
+    };
+    let mut want = CounterState::default();
+    let own = route(t);
+    let items = std::iter::once(Item::Event(&event)).chain(own.iter().map(Item::Point));
+    want.fold(items, &Sources::of(&sensors), &config);
+    let (litres, _) = counter_state(s, t).await.reading(fuel).current().unwrap();
+    assert_eq!(Some(litres), want.reading(fuel).current().map(|(v, _)| v));
+    assert!(litres > 0.0, "{litres}");
+    // The tracker without the sensor counts nothing.
+    let (none, _) = counter_state(s, other)
+        .await
+        .reading(fuel)
+        .current()
+        .unwrap();
+    assert_eq!(none, 0.0);
 }
 
 async fn counters_too_late_records_are_stored_not_counted(s: &dyn Store) {

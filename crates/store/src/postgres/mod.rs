@@ -8,13 +8,23 @@ use sqlx::{Connection, Postgres, Transaction};
 
 use trackd_core::point::Point;
 
+use crate::shared::ingest::{HistoryEntry, PerTracker, HISTORY_CONFLICT, HISTORY_INTO};
 use crate::shared::published::Published;
 use crate::shared::store_impl::point_columns;
 use crate::shared::tracker_cache::TrackerCache;
 use crate::shared::{
-    impl_counters, impl_store, migrations, Migration, PointRow, VERSION_AND_FOREIGN,
+    impl_counters, impl_store, migrations, JsonRow, Migration, PointRow, RowMap, SensorRow,
+    VERSION_AND_FOREIGN,
 };
 use crate::{Result, StoreError};
+
+mod copy;
+
+/// The binary `COPY` data of these rows, as an ingest commit sends it to insert them into
+/// `points`: the raw-insert benchmark sends the same, to compare like with like.
+pub fn points_copy_data<'p, R: std::borrow::Borrow<PointRow<'p>>>(rows: &[R]) -> Result<Vec<u8>> {
+    copy::points(rows)
+}
 
 const MIGRATIONS: &[Migration] = migrations!("postgres");
 
@@ -119,15 +129,8 @@ impl PgStore {
     /// PostgreSQL knows no bare `?`.
     const NUMBERED_PARAMS: bool = true;
 
-    /// Another node may ingest the same tracker (its device reconnected there): the state
-    /// rows a batch reads stay locked until its commit, so neither node loses the other's
-    /// update.
-    const LOCK_ROWS: &'static str = " FOR UPDATE";
-
-    /// Every write of a state row records its transaction's ID (migration 10), so a state
-    /// kept in memory is known to be the row's while the versions agree; an ingest commit
-    /// counts itself and reads its own with the foreign state writes (migration 11).
-    const STATE_VERSION_SET: &'static str = ", version = DEFAULT";
+    /// An ingest commit counts itself and reads its own state rows' version with the
+    /// foreign state writes (migration 11; see `put_json_rows_in`).
     const STATE_VERSION_NOW: Option<&'static str> = Some(VERSION_AND_FOREIGN);
 
     fn reader(&self) -> &PgPool {
@@ -195,35 +198,39 @@ impl PgStore {
 }
 
 impl PgStore {
-    /// Points as one `INSERT ... SELECT FROM UNNEST(...)` with an array per column: 26 bound
-    /// parameters for a whole batch instead of 26 a point, which PostgreSQL would each parse
-    /// and the multi-row `VALUES` would cap at 1,260 points a statement.
+    /// Points by `COPY` (see `copy`): an ingest commit's most of PostgreSQL's work, which
+    /// `INSERT` did row by row (16,000 rows: 148 ms against ... ms).
     ///
     /// A batch rarely holds a point already stored (a device resends only what was not
-    /// acknowledged), so it goes in as a plain `INSERT` first: `ON CONFLICT` makes PostgreSQL
-    /// insert each row speculatively and confirm it, a third of the insert's time (4,500
-    /// rows: 24.4 ms against 16.6, medians of 40, a throwaway program). Only when that meets
-    /// a stored key is it undone, back to a savepoint, and the batch inserted again skipping
-    /// what is there.
+    /// acknowledged), and `COPY` knows no `ON CONFLICT`: only when it meets a stored key is
+    /// it undone, back to a savepoint, and the batch inserted again skipping what is there.
     async fn insert_points(tx: &mut Transaction<'_, Postgres>, sorted: &[&Point]) -> Result<u64> {
-        let mut c = Columns::with_capacity(sorted.len());
-        for p in sorted {
-            c.push(p)?;
-        }
+        let rows = sorted
+            .iter()
+            .map(|p| PointRow::of(p))
+            .collect::<Result<Vec<_>>>()?;
+        let data = copy::points(&rows)?;
+        drop(rows);
         sqlx::query("SAVEPOINT points").execute(&mut **tx).await?;
-        match c.bind(sqlx::query(INSERT_POINTS)).execute(&mut **tx).await {
-            Ok(done) => {
+        match copy_points(tx, &data).await {
+            Ok(copied) => {
                 sqlx::query("RELEASE SAVEPOINT points")
                     .execute(&mut **tx)
                     .await?;
-                Ok(done.rows_affected())
+                Ok(copied)
             }
             Err(e) if is_unique_violation(&e) => {
                 sqlx::query("ROLLBACK TO SAVEPOINT points")
                     .execute(&mut **tx)
                     .await?;
-                let skipping = concat_points_sql!(" ON CONFLICT (tracker_id, time) DO NOTHING");
-                let done = c.bind(sqlx::query(skipping)).execute(&mut **tx).await?;
+                let mut c = Columns::with_capacity(sorted.len());
+                for p in sorted {
+                    c.push(p)?;
+                }
+                let done = c
+                    .bind(sqlx::query(INSERT_NEW_POINTS))
+                    .execute(&mut **tx)
+                    .await?;
                 Ok(done.rows_affected())
             }
             Err(e) => Err(e.into()),
@@ -231,25 +238,132 @@ impl PgStore {
     }
 }
 
-/// The points' `INSERT ... SELECT FROM UNNEST`, with what follows it.
-macro_rules! concat_points_sql {
-    ($tail:literal) => {
-        concat!(
-            "INSERT INTO points (",
+/// Sends a batch's `COPY` data; the rows copied.
+async fn copy_points(tx: &mut Transaction<'_, Postgres>, data: &[u8]) -> sqlx::Result<u64> {
+    let mut sink = tx
+        .copy_in_raw(concat!(
+            "COPY points (",
             point_columns!(),
-            ") SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::float8[], \
-             $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::int4[], $10::float8[], \
-             $11::bool[], $12::bool[], $13::bool[], $14::bool[], $15::int4[], $16::int8[], \
-             $17::int8[], $18::int4[], $19::int4[], $20::int4[], $21::int8[], $22::int8[], \
-             $23::text[], $24::text[], $25::text[], $26::bool[])",
-            $tail
-        )
-    };
+            ") FROM STDIN (FORMAT binary)"
+        ))
+        .await?;
+    if let Err(e) = sink.send(data).await {
+        // The connection is lost or the server refused the stream; either way its error is
+        // the one to report, not the abort's.
+        let _ = sink.abort("trackd could not send the batch").await;
+        return Err(e);
+    }
+    sink.finish().await
 }
-use concat_points_sql;
 
-/// The plain insert of a batch of points, which fails on a key already stored.
-const INSERT_POINTS: &str = concat_points_sql!("");
+/// How an ingest commit (and a counter change) reads and writes its trackers' rows: one
+/// statement each, the IDs and values bound as arrays. Its text is the same for any number
+/// of trackers, so a connection prepares it once. As lists of parameters (SQLite's way) each
+/// batch's number of trackers made a statement of its own, which sqlx prepared in a round
+/// trip of its own and PostgreSQL parsed and planned, thousands of parameters, every commit.
+impl PgStore {
+    /// Locked until the commit: another node may ingest the same tracker (its device
+    /// reconnected there), and neither may lose the other's update. Locked in tracker order,
+    /// so two nodes never deadlock.
+    async fn json_rows_in(
+        tx: &mut Transaction<'_, Postgres>,
+        table: PerTracker,
+        ids: &[i64],
+    ) -> Result<Vec<(i64, String)>> {
+        let sql = format!(
+            "SELECT tracker_id, state FROM {} WHERE tracker_id = ANY($1) ORDER BY tracker_id \
+             FOR UPDATE",
+            table.table()
+        );
+        let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut **tx).await?;
+        rows.iter().map(JsonRow::map).collect()
+    }
+
+    /// Every write of a state row records its transaction's ID (`version`, migration 10), so
+    /// a state kept in memory is known to be the row's while the versions agree.
+    async fn put_json_rows_in(
+        tx: &mut Transaction<'_, Postgres>,
+        table: PerTracker,
+        rows: &[(i64, String)],
+    ) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {} (tracker_id, state) SELECT * FROM UNNEST($1::int8[], $2::text[]) \
+             ON CONFLICT (tracker_id) DO UPDATE SET state = excluded.state, version = DEFAULT",
+            table.table()
+        );
+        let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+        let states: Vec<&str> = rows.iter().map(|(_, json)| json.as_str()).collect();
+        sqlx::query(&sql)
+            .bind(ids)
+            .bind(states)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn sensors_in(
+        tx: &mut Transaction<'_, Postgres>,
+        ids: &[i64],
+    ) -> Result<Vec<trackd_core::sensor::Sensor>> {
+        let rows =
+            sqlx::query("SELECT * FROM sensors WHERE tracker_id = ANY($1) ORDER BY tracker_id, id")
+                .bind(ids)
+                .fetch_all(&mut **tx)
+                .await?;
+        rows.iter().map(SensorRow::map).collect()
+    }
+
+    async fn put_history_in(
+        tx: &mut Transaction<'_, Postgres>,
+        rows: &[HistoryEntry<'_>],
+    ) -> Result<()> {
+        let n = rows.len();
+        let (mut tracker, mut bucket, mut time) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let mut values: [Vec<Option<f64>>; 3] = Default::default();
+        let mut state = Vec::with_capacity(n);
+        for h in rows {
+            tracker.push(h.tracker);
+            bucket.push(h.row.bucket);
+            time.push(h.row.time);
+            for (column, value) in values.iter_mut().zip(h.row.values) {
+                column.push(value);
+            }
+            state.push(h.state.as_str());
+        }
+        let [odometer, engine_hours, fuel] = values;
+        let sql = format!(
+            "{HISTORY_INTO}SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::int8[], \
+             $4::float8[], $5::float8[], $6::float8[], $7::text[]){HISTORY_CONFLICT}"
+        );
+        sqlx::query(&sql)
+            .bind(tracker)
+            .bind(bucket)
+            .bind(time)
+            .bind(odometer)
+            .bind(engine_hours)
+            .bind(fuel)
+            .bind(state)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A batch of points as one `INSERT ... SELECT FROM UNNEST` with an array per column,
+/// skipping the keys already stored.
+const INSERT_NEW_POINTS: &str = concat!(
+    "INSERT INTO points (",
+    point_columns!(),
+    ") SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::float8[], $5::float8[], \
+     $6::float8[], $7::float8[], $8::float8[], $9::int4[], $10::float8[], $11::bool[], \
+     $12::bool[], $13::bool[], $14::bool[], $15::int4[], $16::int8[], $17::int8[], $18::int4[], \
+     $19::int4[], $20::int4[], $21::int8[], $22::int8[], $23::text[], $24::text[], $25::text[], \
+     $26::bool[]) ON CONFLICT (tracker_id, time) DO NOTHING"
+);
 
 /// A unique key already there (SQLSTATE 23505).
 fn is_unique_violation(e: &sqlx::Error) -> bool {

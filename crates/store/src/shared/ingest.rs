@@ -76,9 +76,10 @@ pub(crate) const POINTS_AFTER: &str = concat!(
 pub(crate) const EVENTS_FROM: &str = "SELECT seq, time, type, change FROM counter_events \
      WHERE tracker_id = $1 AND time >= $2 ORDER BY time, seq";
 
-/// The start of an upsert of history rows; rows of 7 values follow, then `HISTORY_CONFLICT`.
-pub(crate) const HISTORY_INSERT: &str = "INSERT INTO counter_history (tracker_id, bucket, \
-     time, odometer, engine_hours, fuel_consumed, state) VALUES ";
+/// The start of an upsert of history rows; their 7 values follow (`VALUES`, or PostgreSQL's
+/// arrays), then `HISTORY_CONFLICT`.
+pub(crate) const HISTORY_INTO: &str = "INSERT INTO counter_history (tracker_id, bucket, \
+     time, odometer, engine_hours, fuel_consumed, state) ";
 
 /// What ends an upsert of history rows: a bucket written again is replaced.
 pub(crate) const HISTORY_CONFLICT: &str = " ON CONFLICT (tracker_id, bucket) DO UPDATE SET \

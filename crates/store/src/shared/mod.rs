@@ -212,8 +212,8 @@ where
 }
 
 /// A point as the `points` table's values, in the order of `point_columns!`: what binding a
-/// row and PostgreSQL's column arrays are both made from.
-pub(crate) struct PointRow<'p> {
+/// row, PostgreSQL's `COPY` data and its column arrays are all made from.
+pub struct PointRow<'p> {
     pub tracker_id: i64,
     pub time: i64,
     pub received_at: i64,

@@ -16,6 +16,10 @@
 //! - `INGEST_LANES`: how many ingest writers may commit at once (`States::ingest_lanes`);
 //! - `NUMBERED_PARAMS`: whether the multi-row `INSERT` of points numbers its thousands of
 //!   parameters (`$n`, all PostgreSQL knows) or leaves them bare (`?`, fast on SQLite);
+//! - `json_rows_in`, `put_json_rows_in`, `sensors_in`, `put_history_in`: how an ingest
+//!   commit through sqlx (or a counter change) reads and writes its trackers' rows: with
+//!   their IDs and values as arrays on PostgreSQL, as `IN` lists and multi-row `VALUES` on
+//!   SQLite, which has no arrays to bind;
 //! - `serialize(&mut tx, key)`: makes transactions with the same key run one at a time (a
 //!   transaction-scoped advisory lock on PostgreSQL; nothing to do on SQLite, whose write
 //!   transactions are already serial).
@@ -680,9 +684,6 @@ macro_rules! impl_store {
                 }
             }
 
-            /// History rows per upsert: 7 parameters each.
-            const HISTORY_PER_INSERT: usize = 1000;
-
             /// A read inside a transaction whose parameters are all integers, bound in
             /// order: the transaction's twin of `sqlx_rows`.
             async fn tx_rows<M: shared::RowMap>(
@@ -704,14 +705,7 @@ macro_rules! impl_store {
                     table: PerTracker,
                     ids: &[i64],
                 ) -> Result<Vec<(i64, String)>> {
-                    let mut out = Vec::with_capacity(ids.len());
-                    for chunk in ids.chunks(STATE_CHUNK) {
-                        // In tracker order, so two nodes locking rows never deadlock.
-                        let tail = format!(" ORDER BY tracker_id{}", <$store>::LOCK_ROWS);
-                        let sql = table.select_in(<$store>::NUMBERED_PARAMS, chunk.len(), &tail);
-                        out.extend(tx_rows::<shared::JsonRow>(self, &sql, chunk).await?);
-                    }
-                    Ok(out)
+                    <$store>::json_rows_in(self, table, ids).await
                 }
 
                 async fn put_json_rows(
@@ -719,21 +713,7 @@ macro_rules! impl_store {
                     table: PerTracker,
                     rows: &[(i64, String)],
                 ) -> Result<()> {
-                    for chunk in rows.chunks(STATE_CHUNK) {
-                        let sql = format!(
-                            "INSERT INTO {} (tracker_id, state) VALUES {} ON CONFLICT \
-                             (tracker_id) DO UPDATE SET state = excluded.state{}",
-                            table.table(),
-                            shared::value_rows(<$store>::NUMBERED_PARAMS, chunk.len(), 2),
-                            <$store>::STATE_VERSION_SET
-                        );
-                        let mut q = sqlx::query(&sql);
-                        for (id, json) in chunk {
-                            q = q.bind(*id).bind(json.as_str());
-                        }
-                        q.execute(&mut **self).await?;
-                    }
-                    Ok(())
+                    <$store>::put_json_rows_in(self, table, rows).await
                 }
 
                 /// `side` runs on this thread while the database inserts (sqlx's SQLite
@@ -747,16 +727,7 @@ macro_rules! impl_store {
                 }
 
                 async fn sensors(&mut self, ids: &[i64]) -> Result<Vec<Sensor>> {
-                    let mut sensors = Vec::new();
-                    for chunk in ids.chunks(IN_CHUNK) {
-                        let sql = format!(
-                            "SELECT * FROM sensors WHERE tracker_id IN ({}) ORDER BY \
-                             tracker_id, id",
-                            shared::params(<$store>::NUMBERED_PARAMS, 1, chunk.len())
-                        );
-                        sensors.extend(tx_rows::<shared::SensorRow>(self, &sql, chunk).await?);
-                    }
-                    Ok(sensors)
+                    <$store>::sensors_in(self, ids).await
                 }
 
                 async fn checkpoint_before(
@@ -786,28 +757,7 @@ macro_rules! impl_store {
                 }
 
                 async fn put_history(&mut self, rows: &[HistoryEntry<'_>]) -> Result<()> {
-                    for chunk in rows.chunks(HISTORY_PER_INSERT) {
-                        let sql = format!(
-                            "{}{}{}",
-                            ingest::HISTORY_INSERT,
-                            shared::value_rows(<$store>::NUMBERED_PARAMS, chunk.len(), 7),
-                            ingest::HISTORY_CONFLICT
-                        );
-                        let mut q = sqlx::query(&sql);
-                        for h in chunk {
-                            let [odometer, engine_hours, fuel] = h.row.values;
-                            q = q
-                                .bind(h.tracker)
-                                .bind(h.row.bucket)
-                                .bind(h.row.time)
-                                .bind(odometer)
-                                .bind(engine_hours)
-                                .bind(fuel)
-                                .bind(h.state.as_str());
-                        }
-                        q.execute(&mut **self).await?;
-                    }
-                    Ok(())
+                    <$store>::put_history_in(self, rows).await
                 }
             }
 
@@ -1542,10 +1492,8 @@ macro_rules! impl_store {
 
             #[async_trait]
             impl Points for $store {
-                // On PostgreSQL, one `INSERT ... SELECT * FROM UNNEST($1::bigint[], ...)` with
-                // an array per column (or COPY into a temporary table, then INSERT ... ON
-                // CONFLICT) would save parsing thousands of parameters; SQLite has neither,
-                // so the shared multi-row VALUES stays until a benchmark asks for more.
+                // Each backend inserts its own way (`insert_points`): PostgreSQL an array per
+                // column, SQLite multi-row `VALUES`.
                 async fn store_points(&self, points: &[Point]) -> Result<u64> {
                     let Some(sorted) = ingest::sorted(points)? else {
                         return Ok(0);

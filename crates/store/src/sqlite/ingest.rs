@@ -331,8 +331,8 @@ impl IngestTx for DirectTx<'_> {
 
     async fn put_history(&mut self, rows: &[HistoryEntry<'_>]) -> Result<()> {
         let sql = format!(
-            "{}($1, $2, $3, $4, $5, $6, $7){}",
-            ingest::HISTORY_INSERT,
+            "{}VALUES ($1, $2, $3, $4, $5, $6, $7){}",
+            ingest::HISTORY_INTO,
             ingest::HISTORY_CONFLICT
         );
         let args = rows.iter().map(|h| {
@@ -380,9 +380,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Inserts one point, its values bound in the order of `point_columns!`; returns whether it
-/// was new.
-fn insert_point(statement: &mut rusqlite::CachedStatement<'_>, r: &PointRow<'_>) -> Result<u64> {
+/// Inserts one point through a prepared `INSERT` of the columns of `point_columns!`, its
+/// values bound in that order, as the ingest writer does (the raw-insert benchmark too);
+/// returns whether it was new.
+pub fn insert_point(statement: &mut rusqlite::Statement<'_>, r: &PointRow<'_>) -> Result<u64> {
     let changed = statement
         .execute(rusqlite::params![
             r.tracker_id,

@@ -16,11 +16,16 @@ use sqlx::{Sqlite, Transaction};
 mod checkpoint;
 mod direct;
 mod ingest;
+pub use ingest::insert_point;
 mod wal_sync;
 
+use crate::shared::ingest::{HistoryEntry, PerTracker, HISTORY_CONFLICT, HISTORY_INTO};
 use crate::shared::published::Published;
 use crate::shared::tracker_cache::TrackerCache;
-use crate::shared::{impl_counters, impl_store, migrations, Migration};
+use crate::shared::{
+    bind_ids, impl_counters, impl_store, migrations, params, value_rows, JsonRow, Migration,
+    RowMap, SensorRow, IN_CHUNK, STATE_CHUNK,
+};
 use crate::{Result, StoreError};
 use checkpoint::Checkpointer;
 use direct::DirectReaders;
@@ -284,13 +289,8 @@ impl SqliteStore {
     /// A bare `?` has no name and takes the next argument, the order `bind_point` binds in.
     const NUMBERED_PARAMS: bool = false;
 
-    /// The writer is alone (one connection, `BEGIN IMMEDIATE`): rows it reads cannot change
-    /// under it, and SQLite has no `FOR UPDATE`.
-    const LOCK_ROWS: &'static str = "";
-
     /// SQLite's state rows have no version: its one writer publishes what it commits, and
     /// the other write of them withdraws it (`Published`).
-    const STATE_VERSION_SET: &'static str = "";
     const STATE_VERSION_NOW: Option<&'static str> = None;
 
     /// No node: nothing counts SQLite's state writes (migration 11 is PostgreSQL's).
@@ -402,6 +402,100 @@ impl SqliteStore {
         sorted: &[&trackd_core::point::Point],
     ) -> Result<u64> {
         Self::insert_point_values(tx, sorted).await
+    }
+}
+
+/// History rows per upsert: 7 parameters each.
+const HISTORY_PER_INSERT: usize = 1000;
+
+/// How an ingest commit through sqlx (an in-memory database's) and a counter change read and
+/// write their trackers' rows: `IN` lists and multi-row `VALUES` of bare `?` in chunks, since
+/// SQLite has no arrays to bind. The writer is alone (one connection, `BEGIN IMMEDIATE`), so
+/// rows it reads cannot change under it: nothing to lock, and no version to record.
+impl SqliteStore {
+    async fn json_rows_in(
+        tx: &mut Transaction<'_, Sqlite>,
+        table: PerTracker,
+        ids: &[i64],
+    ) -> Result<Vec<(i64, String)>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(STATE_CHUNK) {
+            let sql = table.select_in(false, chunk.len(), " ORDER BY tracker_id");
+            for row in bind_ids(sqlx::query(&sql), chunk)
+                .fetch_all(&mut **tx)
+                .await?
+            {
+                out.push(JsonRow::map(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn put_json_rows_in(
+        tx: &mut Transaction<'_, Sqlite>,
+        table: PerTracker,
+        rows: &[(i64, String)],
+    ) -> Result<()> {
+        for chunk in rows.chunks(STATE_CHUNK) {
+            let sql = format!(
+                "INSERT INTO {} (tracker_id, state) VALUES {} ON CONFLICT (tracker_id) DO \
+                 UPDATE SET state = excluded.state",
+                table.table(),
+                value_rows(false, chunk.len(), 2),
+            );
+            let mut q = sqlx::query(&sql);
+            for (id, json) in chunk {
+                q = q.bind(*id).bind(json.as_str());
+            }
+            q.execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn sensors_in(
+        tx: &mut Transaction<'_, Sqlite>,
+        ids: &[i64],
+    ) -> Result<Vec<trackd_core::sensor::Sensor>> {
+        let mut sensors = Vec::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT * FROM sensors WHERE tracker_id IN ({}) ORDER BY tracker_id, id",
+                params(false, 1, chunk.len())
+            );
+            for row in bind_ids(sqlx::query(&sql), chunk)
+                .fetch_all(&mut **tx)
+                .await?
+            {
+                sensors.push(SensorRow::map(&row)?);
+            }
+        }
+        Ok(sensors)
+    }
+
+    async fn put_history_in(
+        tx: &mut Transaction<'_, Sqlite>,
+        rows: &[HistoryEntry<'_>],
+    ) -> Result<()> {
+        for chunk in rows.chunks(HISTORY_PER_INSERT) {
+            let sql = format!(
+                "{HISTORY_INTO}VALUES {}{HISTORY_CONFLICT}",
+                value_rows(false, chunk.len(), 7),
+            );
+            let mut q = sqlx::query(&sql);
+            for h in chunk {
+                let [odometer, engine_hours, fuel] = h.row.values;
+                q = q
+                    .bind(h.tracker)
+                    .bind(h.row.bucket)
+                    .bind(h.row.time)
+                    .bind(odometer)
+                    .bind(engine_hours)
+                    .bind(fuel)
+                    .bind(h.state.as_str());
+            }
+            q.execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 }
 

@@ -1,45 +1,35 @@
 //! (c) The raw insert rate: the rows an end-to-end run stored, read back and inserted again
-//! into a copy of the `points` table in the same database, without trackd: batched
-//! multi-row INSERTs on SQLite (the fastest way through sqlx), COPY on PostgreSQL; 50,000-row
-//! commits, rows in arrival order and each commit sorted by key (as ingest does).
+//! into a copy of the `points` table in the same database, without trackd, the way trackd's
+//! ingest writes them: one prepared `INSERT` a row through rusqlite on SQLite, binary `COPY`
+//! on PostgreSQL; 50,000-row commits, rows in arrival order and each commit sorted by key (as
+//! ingest does).
 
-use std::fmt::Write as _;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sqlx::postgres::PgConnection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, Executor};
 use trackd_core::point::Point;
+use trackd_store::postgres::points_copy_data;
+use trackd_store::sqlite::insert_point;
+use trackd_store::PointRow;
 
 /// Rows per commit: what DESIGN §1's reference figures used for the fast case.
 pub const COMMIT_ROWS: usize = 50_000;
-/// SQLite's limit of 32,766 parameters over 26 columns.
-const ROWS_PER_STATEMENT: usize = 32_766 / COLUMNS;
 const COLUMNS: usize = 26;
 const COLUMN_LIST: &str = "tracker_id, time, received_at, lat, lng, altitude, speed, heading, \
     satellites, hdop, valid, lbs, ignition, motion, battery_level, inputs, outputs, gsm_signal, \
     mcc, mnc, lac, cell_id, hardware_key, io, alarms, buffered";
 
-/// One row, its JSON already serialised (that is trackd's work, not the database's).
-struct Row {
-    p: Point,
-    io: String,
-    alarms: String,
-}
-
-fn rows(mut points: Vec<Point>) -> Vec<Row> {
-    // Arrival order: trackers interleaved in time.
+/// The points in arrival order (trackers interleaved in time).
+fn arrival_order(mut points: Vec<Point>) -> Vec<Point> {
     points.sort_by_key(|p| (p.time, p.tracker_id.0));
     points
-        .into_iter()
-        .map(|p| Row {
-            io: serde_json::to_string(&p.io).unwrap_or_default(),
-            alarms: serde_json::to_string(&p.alarms).unwrap_or_default(),
-            p,
-        })
-        .collect()
+}
+
+/// Each point's values, its JSON serialized: trackd's work, done before the clock starts.
+fn values(points: &[Point]) -> anyhow::Result<Vec<PointRow<'_>>> {
+    Ok(points.iter().map(PointRow::of).collect::<Result<_, _>>()?)
 }
 
 pub struct RawFigures {
@@ -54,83 +44,64 @@ impl RawFigures {
 }
 
 pub async fn sqlite(url: &str, points: Vec<Point>) -> anyhow::Result<RawFigures> {
-    let rows = rows(points);
+    let path = url
+        .strip_prefix("sqlite://")
+        .with_context(|| format!("not a SQLite file URL: {url}"))?
+        .to_owned();
+    tokio::task::spawn_blocking(move || sqlite_blocking(&path, points)).await?
+}
+
+/// Through rusqlite and one prepared statement, a row at a time, as trackd's ingest writer
+/// inserts (`trackd_store::sqlite::insert_point`): SQLite's fastest way, about 1.7 times
+/// sqlx's multi-row statements (see BENCHMARKS.md).
+fn sqlite_blocking(path: &str, points: Vec<Point>) -> anyhow::Result<RawFigures> {
+    let points = arrival_order(points);
+    let values = values(&points)?;
+    let mut conn = rusqlite::Connection::open(path)?;
     // The same settings as trackd's store by default (and in (b)): WAL, synchronous FULL,
     // 64 MiB page cache, checkpoints every 10,000 pages.
-    let options = SqliteConnectOptions::from_str(url)?
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .pragma("cache_size", "-65536")
-        .pragma("wal_autocheckpoint", "10000");
-    let mut conn = SqliteConnection::connect_with(&options).await?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -65536; \
+         PRAGMA wal_autocheckpoint = 10000;",
+    )?;
     // The table and its indexes as the migrations left them, renamed.
-    let schema: Vec<(String, String)> = sqlx::query_as(
-        "SELECT type, sql FROM sqlite_master WHERE tbl_name = 'points' AND sql IS NOT NULL \
-         ORDER BY type = 'index'",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .context("the points table's schema")?;
+    let schema: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT type, sql FROM sqlite_master WHERE tbl_name = 'points' AND sql IS NOT \
+             NULL ORDER BY type = 'index'",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()
+        .context("the points table's schema")?;
     anyhow::ensure!(
         schema.first().is_some_and(|(kind, _)| kind == "table"),
         "no points table"
     );
-    conn.execute("DROP TABLE IF EXISTS points_raw").await?;
+    conn.execute_batch("DROP TABLE IF EXISTS points_raw")?;
     for (n, (kind, sql)) in schema.iter().enumerate() {
-        conn.execute(copy_of(kind, sql, n).as_str()).await?;
+        conn.execute_batch(&copy_of(kind, sql, n))?;
     }
-    let row_sql = format!("({})", vec!["?"; COLUMNS].join(","));
+    let insert = format!(
+        "INSERT INTO points_raw ({COLUMN_LIST}) VALUES ({})",
+        vec!["?"; COLUMNS].join(",")
+    );
     let started = Instant::now();
-    for commit in rows.chunks(COMMIT_ROWS) {
-        let mut sorted: Vec<&Row> = commit.iter().collect();
-        sorted.sort_by_key(|r| (r.p.tracker_id.0, r.p.time));
-        let mut tx = conn.begin().await?;
-        for stmt in sorted.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO points_raw ({COLUMN_LIST}) VALUES {}",
-                vec![row_sql.as_str(); stmt.len()].join(",")
-            );
-            let mut q = sqlx::query(&sql).persistent(stmt.len() == ROWS_PER_STATEMENT);
-            for r in stmt {
-                let p = &r.p;
-                let pos = p.position.as_ref();
-                let cell = p.gsm_cell.as_ref();
-                q = q
-                    .bind(p.tracker_id.0)
-                    .bind(p.time)
-                    .bind(p.received_at)
-                    .bind(pos.map(|x| x.lat))
-                    .bind(pos.map(|x| x.lng))
-                    .bind(pos.and_then(|x| x.altitude))
-                    .bind(pos.and_then(|x| x.speed))
-                    .bind(pos.and_then(|x| x.heading))
-                    .bind(pos.and_then(|x| x.satellites))
-                    .bind(pos.and_then(|x| x.hdop))
-                    .bind(pos.map(|x| x.valid))
-                    .bind(pos.map(|x| x.lbs))
-                    .bind(p.ignition)
-                    .bind(p.motion)
-                    .bind(p.battery_level)
-                    .bind(p.inputs)
-                    .bind(p.outputs)
-                    .bind(p.gsm_signal)
-                    .bind(cell.map(|c| c.mcc))
-                    .bind(cell.map(|c| c.mnc))
-                    .bind(cell.map(|c| c.lac))
-                    .bind(cell.map(|c| c.cell_id))
-                    .bind(p.hardware_key.as_deref())
-                    .bind(r.io.as_str())
-                    .bind(r.alarms.as_str())
-                    .bind(p.buffered);
+    for commit in values.chunks(COMMIT_ROWS) {
+        let mut sorted: Vec<&PointRow<'_>> = commit.iter().collect();
+        sorted.sort_by_key(|r| (r.tracker_id, r.time));
+        let tx = conn.transaction()?;
+        {
+            let mut statement = tx.prepare_cached(&insert)?;
+            for r in sorted {
+                insert_point(&mut statement, r)?;
             }
-            q.execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        tx.commit()?;
     }
     let elapsed = started.elapsed();
-    conn.execute("DROP TABLE points_raw").await?;
+    conn.execute_batch("DROP TABLE points_raw")?;
     Ok(RawFigures {
-        rows: rows.len(),
+        rows: values.len(),
         elapsed,
     })
 }
@@ -152,90 +123,31 @@ fn copy_of(kind: &str, sql: &str, n: usize) -> String {
 }
 
 pub async fn postgres(url: &str, points: Vec<Point>) -> anyhow::Result<RawFigures> {
-    let rows = rows(points);
+    let points = arrival_order(points);
+    let values = values(&points)?;
     let mut conn = PgConnection::connect(url).await?;
     conn.execute("DROP TABLE IF EXISTS points_raw").await?;
     conn.execute("CREATE TABLE points_raw (LIKE points INCLUDING ALL)")
         .await?;
-    let copy = format!("COPY points_raw ({COLUMN_LIST}) FROM STDIN");
+    // Binary, as trackd's ingest sends it: neither side formats or parses a number.
+    let copy = format!("COPY points_raw ({COLUMN_LIST}) FROM STDIN (FORMAT binary)");
     let started = Instant::now();
-    let mut text = String::with_capacity(COMMIT_ROWS * 300);
-    for commit in rows.chunks(COMMIT_ROWS) {
-        let mut sorted: Vec<&Row> = commit.iter().collect();
-        sorted.sort_by_key(|r| (r.p.tracker_id.0, r.p.time));
-        text.clear();
-        for r in sorted {
-            copy_line(&mut text, r);
-        }
+    for commit in values.chunks(COMMIT_ROWS) {
+        let mut sorted: Vec<&PointRow<'_>> = commit.iter().collect();
+        sorted.sort_by_key(|r| (r.tracker_id, r.time));
+        let data = points_copy_data(&sorted)?;
         let mut tx = conn.begin().await?;
         let mut sink = tx.copy_in_raw(&copy).await?;
-        sink.send(text.as_bytes()).await?;
+        sink.send(data).await?;
         sink.finish().await?;
         tx.commit().await?;
     }
     let elapsed = started.elapsed();
     conn.execute("DROP TABLE points_raw").await?;
     Ok(RawFigures {
-        rows: rows.len(),
+        rows: values.len(),
         elapsed,
     })
-}
-
-/// One row in COPY's text format: tab-separated, `\N` for NULL.
-fn copy_line(out: &mut String, r: &Row) {
-    fn opt<T: std::fmt::Display>(out: &mut String, v: Option<T>) {
-        match v {
-            Some(v) => {
-                let _ = write!(out, "{v}\t");
-            }
-            None => out.push_str("\\N\t"),
-        }
-    }
-    fn text(out: &mut String, v: Option<&str>) {
-        let Some(v) = v else {
-            out.push_str("\\N\t");
-            return;
-        };
-        for c in v.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '\t' => out.push_str("\\t"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                c => out.push(c),
-            }
-        }
-        out.push('\t');
-    }
-    let b = |v: bool| if v { "t" } else { "f" };
-    let p = &r.p;
-    let pos = p.position.as_ref();
-    let cell = p.gsm_cell.as_ref();
-    let _ = write!(out, "{}\t{}\t{}\t", p.tracker_id.0, p.time, p.received_at);
-    opt(out, pos.map(|x| x.lat));
-    opt(out, pos.map(|x| x.lng));
-    opt(out, pos.and_then(|x| x.altitude));
-    opt(out, pos.and_then(|x| x.speed));
-    opt(out, pos.and_then(|x| x.heading));
-    opt(out, pos.and_then(|x| x.satellites));
-    opt(out, pos.and_then(|x| x.hdop));
-    opt(out, pos.map(|x| b(x.valid)));
-    opt(out, pos.map(|x| b(x.lbs)));
-    opt(out, p.ignition.map(b));
-    opt(out, p.motion.map(b));
-    opt(out, p.battery_level);
-    opt(out, p.inputs);
-    opt(out, p.outputs);
-    opt(out, p.gsm_signal);
-    opt(out, cell.map(|c| c.mcc));
-    opt(out, cell.map(|c| c.mnc));
-    opt(out, cell.map(|c| c.lac));
-    opt(out, cell.map(|c| c.cell_id));
-    text(out, p.hardware_key.as_deref());
-    text(out, Some(&r.io));
-    text(out, Some(&r.alarms));
-    out.push_str(b(p.buffered));
-    out.push('\n');
 }
 
 #[cfg(test)]

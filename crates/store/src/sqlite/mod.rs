@@ -408,6 +408,19 @@ impl SqliteStore {
 /// History rows per upsert: 7 parameters each.
 const HISTORY_PER_INSERT: usize = 1000;
 
+/// The rows of a read whose parameters are `ids`, mapped, appended to `out`.
+async fn rows_into<M: RowMap>(
+    tx: &mut Transaction<'_, Sqlite>,
+    sql: &str,
+    ids: &[i64],
+    out: &mut Vec<M::Out>,
+) -> Result<()> {
+    for row in bind_ids(sqlx::query(sql), ids).fetch_all(&mut **tx).await? {
+        out.push(M::map(&row)?);
+    }
+    Ok(())
+}
+
 /// How an ingest commit through sqlx (an in-memory database's) and a counter change read and
 /// write their trackers' rows: `IN` lists and multi-row `VALUES` of bare `?` in chunks, since
 /// SQLite has no arrays to bind. The writer is alone (one connection, `BEGIN IMMEDIATE`), so
@@ -421,12 +434,7 @@ impl SqliteStore {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(STATE_CHUNK) {
             let sql = table.select_in(false, chunk.len(), " ORDER BY tracker_id");
-            for row in bind_ids(sqlx::query(&sql), chunk)
-                .fetch_all(&mut **tx)
-                .await?
-            {
-                out.push(JsonRow::map(&row)?);
-            }
+            rows_into::<JsonRow>(tx, &sql, chunk, &mut out).await?;
         }
         Ok(out)
     }
@@ -462,12 +470,7 @@ impl SqliteStore {
                 "SELECT * FROM sensors WHERE tracker_id IN ({}) ORDER BY tracker_id, id",
                 params(false, 1, chunk.len())
             );
-            for row in bind_ids(sqlx::query(&sql), chunk)
-                .fetch_all(&mut **tx)
-                .await?
-            {
-                sensors.push(SensorRow::map(&row)?);
-            }
+            rows_into::<SensorRow>(tx, &sql, chunk, &mut sensors).await?;
         }
         Ok(sensors)
     }

@@ -218,7 +218,7 @@ impl SqliteStore {
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(options.clone().pragma("mmap_size", READER_MMAP_BYTES))
                 .await?;
-            let checkpointer = Some(Checkpointer::start(&options).await?);
+            let checkpointer = Some(Checkpointer::start(options.get_filename())?);
             let direct = DirectReaders::new(
                 options.get_filename().to_path_buf(),
                 format!(

@@ -2230,6 +2230,42 @@ async fn postgres_states_follow_another_node() {
     check_states_are_rows(&*s, alice, &ids, "after this node's counter change").await;
 }
 
+/// A node's ingest moves the state and counters another node left in the rows, though it
+/// keeps what its own writers committed: what it kept is taken only at its row's version.
+#[tokio::test]
+async fn postgres_ingest_moves_what_another_node_wrote() {
+    let Some((_db, s, other)) = two_postgres_nodes().await else {
+        return;
+    };
+    let (_, [a1, _, _], _) = alice_and_bob(&*s).await;
+    ingest(&*s, &[moving(a1.id, NOW, 52.0)]).await;
+    let mut there = moving(a1.id, NOW + 60_000, 52.01);
+    there.io.insert("fuel_level".into(), serde_json::json!(40));
+    ingest(&*other, &[there]).await;
+    ingest(&*s, &[moving(a1.id, NOW + 120_000, 52.02)]).await;
+    let state = state_of(&*s, a1.id.0).await.expect("a state");
+    assert_eq!(state.first_update, Some(NOW), "this node's first point");
+    assert_eq!(
+        state.io.get("fuel_level").map(|r| (&r.value, r.time)),
+        Some((&serde_json::json!(40), NOW + 60_000)),
+        "the other node's reading, carried on by this node's commit"
+    );
+    set_odometer(&*other, a1.id, 100.0, NOW + 150_000).await;
+    let mut driving = moving(a1.id, NOW + 180_000, 52.03);
+    if let Some(p) = &mut driving.position {
+        // Not parked drift, which counts nothing after the first parked fix.
+        p.speed = Some(60.0);
+    }
+    ingest(&*s, &[driving]).await;
+    let counters = s.counter_states(&[a1.id]).await.unwrap();
+    let km = counters[&a1.id].reading(ODO).current().map(|(km, _)| km);
+    // From where the vehicle stopped, the first parked fix (52.0): 3 x 1.11 km.
+    assert!(
+        km.is_some_and(|km| (103.2..103.5).contains(&km)),
+        "counted on from the other node's 100 km: {km:?}"
+    );
+}
+
 async fn set_odometer(s: &dyn Store, t: TrackerId, km: f64, at: i64) {
     s.change_counter(t, ODO, &set(km), at, &CounterConfig::default())
         .await

@@ -279,6 +279,25 @@ impl PgStore {
         rows.iter().map(JsonRow::map).collect()
     }
 
+    /// The rows' versions, locked as `json_rows_in` locks them: the writer takes a state it
+    /// published at its row's version from memory (`ingest::Recording`).
+    async fn row_versions_in(
+        tx: &mut Transaction<'_, Postgres>,
+        table: PerTracker,
+        ids: &[i64],
+    ) -> Result<Option<Vec<(i64, i64)>>> {
+        let sql = format!(
+            "SELECT tracker_id, version FROM {} WHERE tracker_id = ANY($1) ORDER BY tracker_id \
+             FOR UPDATE",
+            table.table()
+        );
+        let versions = sqlx::query_as::<_, (i64, i64)>(&sql)
+            .bind(ids)
+            .fetch_all(&mut **tx)
+            .await?;
+        Ok(Some(versions))
+    }
+
     /// Every write of a state row records its transaction's ID (`version`, migration 10), so
     /// a state kept in memory is known to be the row's while the versions agree.
     async fn put_json_rows_in(

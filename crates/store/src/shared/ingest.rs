@@ -14,6 +14,7 @@ use trackd_core::sensor::Sensor;
 use trackd_core::state::{StateConfig, TrackerState};
 
 use super::counting;
+use super::published::{At, Published, Wanted};
 use crate::{Result, StoreError};
 
 /// A table of one JSON value per tracker, keyed by `tracker_id`, its value in `state`.
@@ -99,10 +100,18 @@ pub(crate) trait IngestTx {
     /// Writes rows of `table`, replacing what was there.
     async fn put_json_rows(&mut self, table: PerTracker, rows: &[(i64, String)]) -> Result<()>;
 
+    /// The versions of these trackers' rows of `table` (PostgreSQL's, migration 10), locked
+    /// as `json_rows` locks them, in tracker order; `None` where rows have no version
+    /// (SQLite).
+    async fn row_versions(
+        &mut self,
+        table: PerTracker,
+        ids: &[i64],
+    ) -> Result<Option<Vec<(i64, i64)>>>;
+
     /// The live states of these trackers; one without a stored state has none here.
     async fn states(&mut self, ids: &[i64]) -> Result<HashMap<i64, TrackerState>> {
-        let rows = self.json_rows(PerTracker::State, ids).await?;
-        Ok(parsed(rows, super::parse_state))
+        read_states(self, ids).await
     }
 
     /// Writes live states, each given with its JSON.
@@ -113,8 +122,7 @@ pub(crate) trait IngestTx {
 
     /// The counters' folds of these trackers; `None` for one stored that does not parse.
     async fn counter_states(&mut self, ids: &[i64]) -> Result<HashMap<i64, Option<CounterState>>> {
-        let rows = self.json_rows(PerTracker::Counters, ids).await?;
-        Ok(parsed(rows, counting::parse_counter_state))
+        read_counter_states(self, ids).await
     }
 
     /// Writes counters' folds, each given with its JSON.
@@ -157,9 +165,26 @@ pub(crate) struct Written {
 
 /// An ingest transaction that remembers the states it writes, to publish them once it
 /// commits (PostgreSQL's writers; SQLite's direct writer records its own).
+///
+/// It reads the states it moves from what its node published where it can: it locks the
+/// rows and reads their versions, takes a tracker's state as published when it was
+/// published at its row's version (so it is the row's, whoever wrote since), and reads and
+/// parses only the others. The writers publish every state they commit, so under steady
+/// ingest that is nearly all: PostgreSQL sends versions instead of a 700-byte JSON text a
+/// tracker, and the writer clones a state instead of parsing one.
 pub(crate) struct Recording<'t, T> {
     pub tx: &'t mut T,
+    pub published: &'t Published,
     pub written: Written,
+}
+
+impl<T: IngestTx> Recording<'_, T> {
+    /// The versions wanted of the rows of `table` for `ids` (locking them), or `None` where
+    /// rows have no version.
+    async fn wanted(&mut self, table: PerTracker, ids: &[i64]) -> Result<Option<Vec<Wanted>>> {
+        let versions = self.tx.row_versions(table, ids).await?;
+        Ok(versions.map(|v| v.into_iter().map(|(id, v)| (id, At::Version(v))).collect()))
+    }
 }
 
 impl<T: IngestTx> IngestTx for Recording<'_, T> {
@@ -169,6 +194,40 @@ impl<T: IngestTx> IngestTx for Recording<'_, T> {
 
     async fn put_json_rows(&mut self, table: PerTracker, rows: &[(i64, String)]) -> Result<()> {
         self.tx.put_json_rows(table, rows).await
+    }
+
+    async fn row_versions(
+        &mut self,
+        table: PerTracker,
+        ids: &[i64],
+    ) -> Result<Option<Vec<(i64, i64)>>> {
+        self.tx.row_versions(table, ids).await
+    }
+
+    async fn states(&mut self, ids: &[i64]) -> Result<HashMap<i64, TrackerState>> {
+        let Some(wanted) = self.wanted(PerTracker::State, ids).await? else {
+            return read_states(self.tx, ids).await;
+        };
+        let (found, missing) = self.published.states(&wanted);
+        let mut out: HashMap<i64, TrackerState> = found
+            .into_iter()
+            .map(|(id, state)| (id, TrackerState::clone(&state)))
+            .collect();
+        out.extend(read_states(self.tx, &missing).await?);
+        Ok(out)
+    }
+
+    async fn counter_states(&mut self, ids: &[i64]) -> Result<HashMap<i64, Option<CounterState>>> {
+        let Some(wanted) = self.wanted(PerTracker::Counters, ids).await? else {
+            return read_counter_states(self.tx, ids).await;
+        };
+        let (found, missing) = self.published.counters(&wanted);
+        let mut out: HashMap<i64, Option<CounterState>> = found
+            .into_iter()
+            .map(|(id, state)| (id, Some(CounterState::clone(&state))))
+            .collect();
+        out.extend(read_counter_states(self.tx, &missing).await?);
+        Ok(out)
     }
 
     async fn put_states(&mut self, states: Vec<(i64, TrackerState, String)>) -> Result<()> {
@@ -212,6 +271,31 @@ impl<T: IngestTx> IngestTx for Recording<'_, T> {
     async fn put_history(&mut self, rows: &[HistoryEntry<'_>]) -> Result<()> {
         self.tx.put_history(rows).await
     }
+}
+
+/// The live states of these trackers read from their rows and parsed (none to read: no
+/// round trip).
+async fn read_states<T: IngestTx + ?Sized>(
+    tx: &mut T,
+    ids: &[i64],
+) -> Result<HashMap<i64, TrackerState>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = tx.json_rows(PerTracker::State, ids).await?;
+    Ok(parsed(rows, super::parse_state))
+}
+
+/// The counters' folds of these trackers read from their rows and parsed, as `read_states`.
+async fn read_counter_states<T: IngestTx + ?Sized>(
+    tx: &mut T,
+    ids: &[i64],
+) -> Result<HashMap<i64, Option<CounterState>>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = tx.json_rows(PerTracker::Counters, ids).await?;
+    Ok(parsed(rows, counting::parse_counter_state))
 }
 
 /// Rows of a per-tracker JSON table to write: tracker and JSON.

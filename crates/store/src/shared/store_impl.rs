@@ -16,10 +16,10 @@
 //! - `INGEST_LANES`: how many ingest writers may commit at once (`States::ingest_lanes`);
 //! - `NUMBERED_PARAMS`: whether the multi-row `INSERT` of points numbers its thousands of
 //!   parameters (`$n`, all PostgreSQL knows) or leaves them bare (`?`, fast on SQLite);
-//! - `json_rows_in`, `put_json_rows_in`, `sensors_in`, `put_history_in`: how an ingest
-//!   commit through sqlx (or a counter change) reads and writes its trackers' rows: with
-//!   their IDs and values as arrays on PostgreSQL, as `IN` lists and multi-row `VALUES` on
-//!   SQLite, which has no arrays to bind;
+//! - `json_rows_in`, `put_json_rows_in`, `row_versions_in`, `sensors_in`, `put_history_in`:
+//!   how an ingest commit through sqlx (or a counter change) reads and writes its trackers'
+//!   rows: with their IDs and values as arrays on PostgreSQL, as `IN` lists and multi-row
+//!   `VALUES` on SQLite, which has no arrays to bind (nor versions);
 //! - `serialize(&mut tx, key)`: makes transactions with the same key run one at a time (a
 //!   transaction-scoped advisory lock on PostgreSQL; nothing to do on SQLite, whose write
 //!   transactions are already serial).
@@ -591,6 +591,7 @@ macro_rules! impl_store {
                     // have, once they are committed.
                     let mut recording = ingest::Recording {
                         tx: &mut tx,
+                        published,
                         written: ingest::Written::default(),
                     };
                     let new = ingest::write_batch(&mut recording, sorted, config, counters).await?;
@@ -714,6 +715,14 @@ macro_rules! impl_store {
                     rows: &[(i64, String)],
                 ) -> Result<()> {
                     <$store>::put_json_rows_in(self, table, rows).await
+                }
+
+                async fn row_versions(
+                    &mut self,
+                    table: PerTracker,
+                    ids: &[i64],
+                ) -> Result<Option<Vec<(i64, i64)>>> {
+                    <$store>::row_versions_in(self, table, ids).await
                 }
 
                 /// `side` runs on this thread while the database inserts (sqlx's SQLite

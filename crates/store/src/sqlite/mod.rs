@@ -439,6 +439,15 @@ impl SqliteStore {
         Ok(out)
     }
 
+    /// SQLite's rows have no version.
+    async fn row_versions_in(
+        _tx: &mut Transaction<'_, Sqlite>,
+        _table: PerTracker,
+        _ids: &[i64],
+    ) -> Result<Option<Vec<(i64, i64)>>> {
+        Ok(None)
+    }
+
     async fn put_json_rows_in(
         tx: &mut Transaction<'_, Sqlite>,
         table: PerTracker,

@@ -15,6 +15,7 @@
 //! committed in the order they arrived, and no two commits wait on each other's rows.
 
 pub mod convert;
+mod reclaim;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +29,8 @@ use trackd_core::point::Point;
 use trackd_core::state::StateConfig;
 use trackd_core::TrackerId;
 use trackd_store::{Durable, IngestLane, Store, StoreError};
+
+use reclaim::Reclaimer;
 
 pub use convert::to_point;
 
@@ -122,6 +125,7 @@ impl Ingest {
         let writers = writer_count(config.writers, store.ingest_lanes());
         let capacity = config.queue_capacity.div_ceil(writers).max(1);
         let rules = Arc::new(Rules { state, counters });
+        let reclaimer = Reclaimer::start()?;
         let mut lanes = Vec::with_capacity(writers);
         let mut running = Vec::with_capacity(writers);
         for lane in 0..writers {
@@ -136,7 +140,10 @@ impl Ingest {
                 },
                 rules.clone(),
                 metrics.clone(),
-                tokio::runtime::Handle::current(),
+                AfterCommit {
+                    answers: tokio::runtime::Handle::current(),
+                    reclaimer: reclaimer.clone(),
+                },
             );
             lanes.push(tx);
             running.push(run_on_own_thread(writer, lane, writers)?);
@@ -236,8 +243,15 @@ fn run_on_own_thread(
     Ok(finished)
 }
 
-/// `answers` is the runtime the answers of a commit wait on until it is durable: not the
-/// writer's own, which is busy with the next commit.
+/// Where a writer leaves what follows a commit, so that it goes on to the next at once.
+struct AfterCommit {
+    /// The runtime the answers of a commit wait on until it is durable: not the writer's
+    /// own, which is busy with the next commit.
+    answers: tokio::runtime::Handle,
+    /// Frees the commit's points.
+    reclaimer: Reclaimer<Vec<Point>>,
+}
+
 async fn writer(
     store: Arc<dyn Store>,
     lane: IngestLane,
@@ -245,10 +259,9 @@ async fn writer(
     batching: Batching,
     rules: Arc<Rules>,
     metrics: Arc<Metrics>,
-    answers: tokio::runtime::Handle,
+    after: AfterCommit,
 ) {
     let mut batch: Vec<Submission> = Vec::new();
-    let mut points: Vec<Point> = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut queued = first.points.len();
         let deadline = first.queued_at + batching.linger;
@@ -269,7 +282,7 @@ async fn writer(
             queued += next.points.len();
             batch.push(next);
         }
-        points.clear();
+        let mut points: Vec<Point> = Vec::with_capacity(queued);
         let mut sizes = Vec::with_capacity(batch.len());
         for s in &mut batch {
             sizes.push(s.points.len());
@@ -303,10 +316,11 @@ async fn writer(
             Ok((_, durable)) if durable.is_now() => answer(&mut batch, Ok(())),
             Ok((_, durable)) => {
                 let waiting = std::mem::take(&mut batch);
-                answers.spawn(answer_when_durable(durable, waiting));
+                after.answers.spawn(answer_when_durable(durable, waiting));
             }
             Err(e) => answer(&mut batch, Err(IngestError::Commit(e.to_string()))),
         }
+        after.reclaimer.reclaim(points);
     }
 }
 

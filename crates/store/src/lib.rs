@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+pub mod background;
 mod durable;
 mod error;
 pub mod postgres;

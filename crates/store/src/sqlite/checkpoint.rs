@@ -22,9 +22,6 @@ use rusqlite::{Connection, OpenFlags};
 use super::direct::error;
 use crate::Result;
 
-/// How much the checkpointing thread lowers its priority: any thread may lower its own.
-const NICE: i32 = 10;
-
 /// Asks for checkpoints; the thread ends when this is dropped (with the store).
 pub(super) struct Checkpointer {
     wanted: mpsc::Sender<()>,
@@ -52,37 +49,13 @@ impl Checkpointer {
 }
 
 fn run(conn: &Connection, requests: &mpsc::Receiver<()>) {
-    lower_priority();
+    crate::background::lower_this_threads_priority();
     while requests.recv().is_ok() {
         // Those that came meanwhile are covered by this one.
         requests.try_iter().for_each(drop);
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             // The writer's automatic checkpoints still run; nothing is lost but speed.
             tracing::warn!(error = %e, "background WAL checkpoint failed");
-        }
-    }
-}
-
-/// On Linux a nice value is a thread's own (`setpriority(2)`, "BUGS"): this lowers the
-/// calling thread only. Elsewhere it would lower the whole process, so it is left alone.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: neither call touches memory of ours; who = 0 is the calling thread.
-        // getpriority returns the nice value itself, so -1 is an error only with errno set.
-        let nice = unsafe {
-            *libc::__errno_location() = 0;
-            let current = libc::getpriority(libc::PRIO_PROCESS, 0);
-            if current == -1 && *libc::__errno_location() != 0 {
-                return;
-            }
-            (current + NICE).min(19)
-        };
-        if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
-            tracing::debug!(
-                error = %std::io::Error::last_os_error(),
-                "the WAL checkpointer keeps its priority"
-            );
         }
     }
 }
@@ -119,7 +92,7 @@ mod tests {
         let own = thread(&unsafe { libc::gettid() }.to_string()).unwrap().1;
         let checkpointer = Checkpointer::start(&path).unwrap();
         checkpointer.request();
-        let lowered = (own + NICE).min(19);
+        let lowered = (own + crate::background::NICE).min(19);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !threads().contains(&("wal-checkpoint".to_owned(), lowered)) {
             assert!(Instant::now() < deadline, "threads: {:?}", threads());

@@ -256,6 +256,16 @@ async fn copy_points(tx: &mut Transaction<'_, Postgres>, data: &[u8]) -> sqlx::R
     sink.finish().await
 }
 
+/// A column of the rows of `table` for the trackers bound as `$1`, locked until the commit, in
+/// tracker order, so two nodes never deadlock.
+fn locked_rows(table: PerTracker, column: &str) -> String {
+    format!(
+        "SELECT tracker_id, {column} FROM {} WHERE tracker_id = ANY($1) ORDER BY tracker_id \
+         FOR UPDATE",
+        table.table()
+    )
+}
+
 /// How an ingest commit (and a counter change) reads and writes its trackers' rows: one
 /// statement each, the IDs and values bound as arrays. Its text is the same for any number
 /// of trackers, so a connection prepares it once. As lists of parameters (SQLite's way) each
@@ -270,11 +280,7 @@ impl PgStore {
         table: PerTracker,
         ids: &[i64],
     ) -> Result<Vec<(i64, String)>> {
-        let sql = format!(
-            "SELECT tracker_id, state FROM {} WHERE tracker_id = ANY($1) ORDER BY tracker_id \
-             FOR UPDATE",
-            table.table()
-        );
+        let sql = locked_rows(table, "state");
         let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut **tx).await?;
         rows.iter().map(JsonRow::map).collect()
     }
@@ -286,11 +292,7 @@ impl PgStore {
         table: PerTracker,
         ids: &[i64],
     ) -> Result<Option<Vec<(i64, i64)>>> {
-        let sql = format!(
-            "SELECT tracker_id, version FROM {} WHERE tracker_id = ANY($1) ORDER BY tracker_id \
-             FOR UPDATE",
-            table.table()
-        );
+        let sql = locked_rows(table, "version");
         let versions = sqlx::query_as::<_, (i64, i64)>(&sql)
             .bind(ids)
             .fetch_all(&mut **tx)

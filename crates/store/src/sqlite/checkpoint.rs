@@ -7,12 +7,10 @@
 //! the readers, so neither waits for it. The writer's own `wal_autocheckpoint` stays as the
 //! backstop and then finds little left to copy.
 //!
-//! The thread runs at a lower priority than the rest of trackd (its nice value 10 more). Under
-//! load the two cores here are wanted by more threads than they hold, and the one writer, which
-//! every device's acknowledgement waits for, was on a core only three quarters of the time it
-//! could run (`/proc/<pid>/task/<tid>/schedstat`: 0.75 s running and 0.21 s waiting for a core
-//! a second). Copying pages can wait for an idle moment; the commits cannot (BENCHMARKS.md,
-//! side by side: 120-134k records/s end to end with 1,000 connections where it was 97-112k).
+//! The thread runs at a lower priority than the rest of trackd (`crate::background`): the
+//! writer, which every device's acknowledgement waits for, lost a fifth of its time waiting
+//! for a core while this copied pages beside it at the same priority (BENCHMARKS.md, side by
+//! side: 120-134k records/s end to end with 1,000 connections where it was 97-112k).
 
 use std::path::Path;
 use std::sync::mpsc;

@@ -12,7 +12,7 @@ use sqlx::{Connection, Executor};
 use trackd_core::point::Point;
 use trackd_store::postgres::points_copy_data;
 use trackd_store::sqlite::insert_point;
-use trackd_store::PointRow;
+use trackd_store::{EncodedPoint, PointRow};
 
 /// Rows per commit: what DESIGN §1's reference figures used for the fast case.
 pub const COMMIT_ROWS: usize = 50_000;
@@ -21,15 +21,16 @@ const COLUMN_LIST: &str = "tracker_id, time, received_at, lat, lng, altitude, sp
     satellites, hdop, valid, lbs, ignition, motion, battery_level, inputs, outputs, gsm_signal, \
     mcc, mnc, lac, cell_id, hardware_key, io, alarms, buffered";
 
-/// The points in arrival order (trackers interleaved in time).
-fn arrival_order(mut points: Vec<Point>) -> Vec<Point> {
+/// The points in arrival order (trackers interleaved in time), checked and their JSON
+/// serialized: trackd's work, done before the clock starts.
+fn arrival_order(mut points: Vec<Point>) -> anyhow::Result<Vec<EncodedPoint>> {
     points.sort_by_key(|p| (p.time, p.tracker_id.0));
-    points
+    Ok(EncodedPoint::all(points)?)
 }
 
-/// Each point's values, its JSON serialized: trackd's work, done before the clock starts.
-fn values(points: &[Point]) -> anyhow::Result<Vec<PointRow<'_>>> {
-    Ok(points.iter().map(PointRow::of).collect::<Result<_, _>>()?)
+/// Each point's values.
+fn values(points: &[EncodedPoint]) -> Vec<PointRow<'_>> {
+    points.iter().map(PointRow::of).collect()
 }
 
 pub struct RawFigures {
@@ -55,8 +56,8 @@ pub async fn sqlite(url: &str, points: Vec<Point>) -> anyhow::Result<RawFigures>
 /// inserts (`trackd_store::sqlite::insert_point`): SQLite's fastest way, about 1.7 times
 /// sqlx's multi-row statements (see BENCHMARKS.md).
 fn sqlite_blocking(path: &str, points: Vec<Point>) -> anyhow::Result<RawFigures> {
-    let points = arrival_order(points);
-    let values = values(&points)?;
+    let points = arrival_order(points)?;
+    let values = values(&points);
     let mut conn = rusqlite::Connection::open(path)?;
     // The same settings as trackd's store by default (and in (b)): WAL, synchronous FULL,
     // 64 MiB page cache, checkpoints every 10,000 pages.
@@ -123,8 +124,8 @@ fn copy_of(kind: &str, sql: &str, n: usize) -> String {
 }
 
 pub async fn postgres(url: &str, points: Vec<Point>) -> anyhow::Result<RawFigures> {
-    let points = arrival_order(points);
-    let values = values(&points)?;
+    let points = arrival_order(points)?;
+    let values = values(&points);
     let mut conn = PgConnection::connect(url).await?;
     conn.execute("DROP TABLE IF EXISTS points_raw").await?;
     conn.execute("CREATE TABLE points_raw (LIKE points INCLUDING ALL)")

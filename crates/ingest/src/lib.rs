@@ -28,7 +28,7 @@ use trackd_core::metrics::Metrics;
 use trackd_core::point::Point;
 use trackd_core::state::StateConfig;
 use trackd_core::TrackerId;
-use trackd_store::{Durable, IngestLane, Store, StoreError};
+use trackd_store::{Durable, EncodedPoint, IngestLane, Store, StoreError};
 
 use reclaim::Reclaimer;
 
@@ -80,6 +80,10 @@ pub enum IngestError {
     /// The writer has stopped (shutdown).
     #[error("ingest is shutting down")]
     Closed,
+    /// A point no store keeps (a float that is not finite); refused before it reached a
+    /// writer, so no other device's batch waited on it.
+    #[error("point refused: {0}")]
+    Invalid(String),
 }
 
 /// The rules a batch moves trackers' state and counters by.
@@ -89,7 +93,7 @@ struct Rules {
 }
 
 struct Submission {
-    points: Vec<Point>,
+    points: Vec<EncodedPoint>,
     done: oneshot::Sender<Result<(), IngestError>>,
     /// When the connection handed it over: its wait for company is counted from here.
     queued_at: tokio::time::Instant,
@@ -170,11 +174,18 @@ impl Ingest {
 
     /// Stores the points and returns once they are committed (or the commit failed). A
     /// submission is one device's points: it goes to the writer of its first point's tracker.
+    ///
+    /// The points are checked and encoded here, on the caller's task, beside the decoding
+    /// that made them: the writer, which every commit waits for, only inserts.
     pub async fn submit(&self, points: Vec<Point>) -> Result<(), IngestError> {
         let Some(first) = points.first() else {
             return Ok(());
         };
         let lane = lane_of(first.tracker_id, self.lanes.len());
+        let points = EncodedPoint::all(points).map_err(|e| match e {
+            StoreError::Invalid(why) => IngestError::Invalid(why),
+            other => IngestError::Invalid(other.to_string()),
+        })?;
         let (done, wait) = oneshot::channel();
         Metrics::inc(&self.metrics.ingest_queue_depth);
         if self.lanes[lane]
@@ -249,7 +260,7 @@ struct AfterCommit {
     /// own, which is busy with the next commit.
     answers: tokio::runtime::Handle,
     /// Frees the commit's points.
-    reclaimer: Reclaimer<Vec<Point>>,
+    reclaimer: Reclaimer<Vec<EncodedPoint>>,
 }
 
 async fn writer(
@@ -282,7 +293,7 @@ async fn writer(
             queued += next.points.len();
             batch.push(next);
         }
-        let mut points: Vec<Point> = Vec::with_capacity(queued);
+        let mut points: Vec<EncodedPoint> = Vec::with_capacity(queued);
         let mut sizes = Vec::with_capacity(batch.len());
         for s in &mut batch {
             sizes.push(s.points.len());
@@ -371,7 +382,7 @@ fn record(
 async fn commit(
     store: &dyn Store,
     lane: IngestLane,
-    points: &[Point],
+    points: &[EncodedPoint],
     rules: &Rules,
 ) -> Result<(u64, Durable), StoreError> {
     let (state, counters) = (&rules.state, &rules.counters);

@@ -68,6 +68,36 @@ async fn one_bad_submission_does_not_fail_the_others_in_its_batch() {
     assert_eq!(Metrics::get(&metrics.points_total), 38);
 }
 
+/// A point no store keeps is refused on the submitting task: it never reaches a writer,
+/// so no other device's batch is committed twice because of it.
+#[tokio::test]
+async fn a_point_that_is_not_finite_is_refused_before_the_writer() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = sqlite_store(&dir).await;
+    let (ingest, metrics, writer) = start(store.clone(), 0);
+    let mut bad = point(1, 2_000, 52.6);
+    if let Some(pos) = bad.position.as_mut() {
+        pos.speed = Some(f64::NAN);
+    }
+    let result = ingest.submit(vec![point(1, 1_000, 52.5), bad]).await;
+    assert_eq!(
+        result,
+        Err(IngestError::Invalid(
+            "point of tracker 1 at 2000: speed is Some(NaN)".into()
+        ))
+    );
+    assert_eq!(Metrics::get(&metrics.commits_total), 0, "no commit tried");
+    assert_eq!(Metrics::get(&metrics.ingest_queue_depth), 0);
+    ingest
+        .submit(vec![point(1, 1_000, 52.5)])
+        .await
+        .expect("the next submission is committed");
+    assert_eq!(store.count_points(TrackerId(1)).await.expect("count"), 1);
+    assert_eq!(Metrics::get(&metrics.commits_total), 1);
+    drop(ingest);
+    writer.await.expect("writer stops");
+}
+
 /// A SQLite store in a file of `dir`.
 async fn sqlite_store(dir: &tempfile::TempDir) -> Arc<dyn trackd_store::Store> {
     let url = format!("sqlite://{}", dir.path().join("t.db").display());

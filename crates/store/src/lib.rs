@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 pub mod background;
 mod durable;
+mod encoded_point;
 mod error;
 pub mod postgres;
 mod shared;
@@ -17,6 +18,7 @@ pub mod testing;
 pub mod traits;
 
 pub use durable::Durable;
+pub use encoded_point::EncodedPoint;
 pub use error::{Conflict, StoreError};
 pub use postgres::PgStore;
 pub use shared::PointRow;

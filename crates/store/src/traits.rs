@@ -15,7 +15,7 @@ use trackd_core::tracker::{
 };
 use trackd_core::{GroupId, TagId, TrackerId, UserId};
 
-use crate::{Durable, Result};
+use crate::{Durable, EncodedPoint, Result};
 
 /// Users, sessions, API keys.
 #[async_trait]
@@ -234,11 +234,12 @@ pub trait States: Send + Sync {
     /// Commits a batch as [`States::store_points_and_states`] does, but returns once it is
     /// committed and visible, which may be before it is on disk: [`Durable`] says when it is.
     /// The ingest writer acknowledges devices on that, and meanwhile commits the next batch.
-    /// Each of the [`States::ingest_lanes`] writers commits on its own `lane`.
+    /// Each of the [`States::ingest_lanes`] writers commits on its own `lane`. The points come
+    /// checked and encoded ([`EncodedPoint`]), work done before they reach the writer.
     async fn commit_points_and_states(
         &self,
         lane: IngestLane,
-        points: &[Point],
+        points: &[EncodedPoint],
         config: &StateConfig,
         counters: &CounterConfig,
     ) -> Result<(u64, Durable)>;

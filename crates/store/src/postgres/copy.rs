@@ -53,8 +53,8 @@ pub(crate) fn points<'p, R: Borrow<PointRow<'p>>>(rows: &[R]) -> Result<Vec<u8>>
         out.int8(r.lac);
         out.int8(r.cell_id);
         out.text(r.hardware_key)?;
-        out.text(Some(&r.io))?;
-        out.text(Some(&r.alarms))?;
+        out.text(Some(r.io))?;
+        out.text(Some(r.alarms))?;
         out.bool(Some(r.buffered));
     }
     out.0.extend_from_slice(&TRAILER);
@@ -111,11 +111,12 @@ impl Buf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::EncodedPoint;
     use trackd_core::point::{Point, Position};
     use trackd_core::TrackerId;
 
-    fn row(p: &Point) -> PointRow<'_> {
-        PointRow::of(p).expect("a point's row")
+    fn encoded(p: Point) -> EncodedPoint {
+        EncodedPoint::new(p).expect("a point to store")
     }
 
     /// Reads the fields of the one row in `data` back, as (length, bytes) pairs.
@@ -159,7 +160,8 @@ mod tests {
         p.hardware_key = Some("k\t\\1".into());
         p.alarms = vec!["sos".into()];
         p.buffered = true;
-        let f = fields(&points(&[row(&p)]).unwrap());
+        let p = encoded(p);
+        let f = fields(&points(&[PointRow::of(&p)]).unwrap());
         let be8 = |v: i64| Some(v.to_be_bytes().to_vec());
         let f8 = |v: f64| Some(v.to_bits().to_be_bytes().to_vec());
         let be4 = |v: i32| Some(v.to_be_bytes().to_vec());
@@ -208,8 +210,9 @@ mod tests {
 
     #[test]
     fn rows_follow_each_other() {
-        let a = Point::empty(TrackerId(1), 10, 10);
-        let b = Point::empty(TrackerId(2), 20, 20);
+        let a = encoded(Point::empty(TrackerId(1), 10, 10));
+        let b = encoded(Point::empty(TrackerId(2), 20, 20));
+        let row = PointRow::of;
         let both = points(&[row(&a), row(&b)]).unwrap();
         let one = points(&[row(&a)]).unwrap();
         let other = points(&[row(&b)]).unwrap();

@@ -6,8 +6,6 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, Transaction};
 
-use trackd_core::point::Point;
-
 use crate::shared::ingest::{HistoryEntry, PerTracker, HISTORY_CONFLICT, HISTORY_INTO};
 use crate::shared::published::Published;
 use crate::shared::store_impl::point_columns;
@@ -16,7 +14,7 @@ use crate::shared::{
     impl_counters, impl_store, migrations, JsonRow, Migration, PointRow, RowMap, SensorRow,
     VERSION_AND_FOREIGN,
 };
-use crate::{Result, StoreError};
+use crate::{EncodedPoint, Result, StoreError};
 
 mod copy;
 
@@ -174,7 +172,7 @@ impl PgStore {
     async fn ingest(
         &self,
         lane: crate::IngestLane,
-        sorted: &[&Point],
+        sorted: &[&EncodedPoint],
         config: &trackd_core::state::StateConfig,
         counters: &trackd_core::counter::CounterConfig,
     ) -> Result<(u64, crate::Durable)> {
@@ -205,11 +203,11 @@ impl PgStore {
     /// A batch rarely holds a point already stored (a device resends only what was not
     /// acknowledged), and `COPY` knows no `ON CONFLICT`: only when it meets a stored key is
     /// it undone, back to a savepoint, and the batch inserted again skipping what is there.
-    async fn insert_points(tx: &mut Transaction<'_, Postgres>, sorted: &[&Point]) -> Result<u64> {
-        let rows = sorted
-            .iter()
-            .map(|p| PointRow::of(p))
-            .collect::<Result<Vec<_>>>()?;
+    async fn insert_points(
+        tx: &mut Transaction<'_, Postgres>,
+        sorted: &[&EncodedPoint],
+    ) -> Result<u64> {
+        let rows: Vec<PointRow<'_>> = sorted.iter().map(|p| PointRow::of(p)).collect();
         let data = copy::points(&rows)?;
         sqlx::query("SAVEPOINT points").execute(&mut **tx).await?;
         match copy_points(tx, &data).await {
@@ -490,8 +488,8 @@ impl Columns {
         self.lac.push(r.lac);
         self.cell_id.push(r.cell_id);
         self.hardware_key.push(r.hardware_key.map(str::to_owned));
-        self.io.push(r.io);
-        self.alarms.push(r.alarms);
+        self.io.push(r.io.to_owned());
+        self.alarms.push(r.alarms.to_owned());
         self.buffered.push(r.buffered);
     }
 }

@@ -13,7 +13,7 @@ use trackd_core::counter::{CounterConfig, CounterState, Event, HistoryRow, Item,
 use trackd_core::point::Point;
 
 use super::ingest::{HistoryEntry, IngestTx};
-use crate::{Result, StoreError};
+use crate::{EncodedPoint, Result, StoreError};
 
 /// A tracker's fold after counting, to be written.
 pub(crate) struct Counted {
@@ -52,7 +52,7 @@ fn merge<'a>(points: &'a [Point], events: &'a [Event]) -> Vec<Item<'a>> {
 /// trackers' counters, inside the batch's transaction. `ids` are the trackers of `sorted`.
 pub(crate) async fn count<T: IngestTx>(
     tx: &mut T,
-    sorted: &[&Point],
+    sorted: &[&EncodedPoint],
     ids: &[i64],
     config: &CounterConfig,
 ) -> Result<()> {
@@ -98,7 +98,7 @@ pub(crate) async fn count<T: IngestTx>(
 fn fold_onto(
     tracker: i64,
     mut state: CounterState,
-    points: &[&Point],
+    points: &[&EncodedPoint],
     sources: &Sources,
     config: &CounterConfig,
 ) -> Counted {

@@ -15,7 +15,7 @@ use trackd_core::state::{StateConfig, TrackerState};
 
 use super::counting;
 use super::published::{At, Published, Wanted};
-use crate::{Result, StoreError};
+use crate::{EncodedPoint, Result, StoreError};
 
 /// A table of one JSON value per tracker, keyed by `tracker_id`, its value in `state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,7 +136,7 @@ pub(crate) trait IngestTx {
     /// were new, and what `side` returned.
     async fn insert_points_while<R: Send, F: FnOnce() -> Result<R> + Send>(
         &mut self,
-        sorted: &[&Point],
+        sorted: &[&EncodedPoint],
         side: F,
     ) -> (Result<u64>, Result<R>);
 
@@ -246,7 +246,7 @@ impl<T: IngestTx> IngestTx for Recording<'_, T> {
 
     async fn insert_points_while<R: Send, F: FnOnce() -> Result<R> + Send>(
         &mut self,
-        sorted: &[&Point],
+        sorted: &[&EncodedPoint],
         side: F,
     ) -> (Result<u64>, Result<R>) {
         self.tx.insert_points_while(sorted, side).await
@@ -324,25 +324,24 @@ fn json_of<S>(states: Vec<(i64, S, String)>) -> JsonRows {
     split(states).0
 }
 
-/// A batch checked and in key order, `None` when empty. Key order walks the key's index
-/// (SQLite's, PostgreSQL's) in order, and makes concurrent batches on PostgreSQL that share
-/// keys wait on them in the same order (no deadlock). The sort is stable, so of a point
-/// repeated within the batch the first is kept, like a retransmission.
-pub(crate) fn sorted(points: &[Point]) -> Result<Option<Vec<&Point>>> {
+/// A batch in key order, `None` when empty. Key order walks the key's index (SQLite's,
+/// PostgreSQL's) in order, and makes concurrent batches on PostgreSQL that share keys wait on
+/// them in the same order (no deadlock). The sort is stable, so of a point repeated within
+/// the batch the first is kept, like a retransmission.
+pub(crate) fn sorted(points: &[EncodedPoint]) -> Option<Vec<&EncodedPoint>> {
     if points.is_empty() {
-        return Ok(None);
+        return None;
     }
-    points.iter().try_for_each(super::check_point)?;
-    let mut sorted: Vec<&Point> = points.iter().collect();
+    let mut sorted: Vec<&EncodedPoint> = points.iter().collect();
     sorted.sort_by_key(|p| (p.tracker_id.0, p.time));
-    Ok(Some(sorted))
+    Some(sorted)
 }
 
 /// Stores a sorted batch inside `tx`: its points, the live states they move and the counters
 /// they count. Returns how many points were new.
 pub(crate) async fn write_batch<T: IngestTx>(
     tx: &mut T,
-    sorted: &[&Point],
+    sorted: &[&EncodedPoint],
     config: &StateConfig,
     counters: &CounterConfig,
 ) -> Result<u64> {
@@ -360,7 +359,7 @@ pub(crate) async fn write_batch<T: IngestTx>(
 }
 
 /// The tracker IDs of `sorted`, in order, each once.
-fn trackers_of(sorted: &[&Point]) -> Vec<i64> {
+fn trackers_of(sorted: &[&EncodedPoint]) -> Vec<i64> {
     let mut ids: Vec<i64> = sorted.iter().map(|p| p.tracker_id.0).collect();
     ids.dedup();
     ids
@@ -371,7 +370,7 @@ fn trackers_of(sorted: &[&Point]) -> Vec<i64> {
 fn moved_states(
     mut states: HashMap<i64, TrackerState>,
     ids: &[i64],
-    sorted: &[&Point],
+    sorted: &[&EncodedPoint],
     config: &StateConfig,
 ) -> Result<Vec<(i64, TrackerState, String)>> {
     for p in sorted {
@@ -396,13 +395,14 @@ mod tests {
     fn a_batch_sorts_by_key_keeping_the_first_of_a_repeat() {
         let mut late = Point::empty(TrackerId(1), 10, 1);
         late.buffered = true;
-        let points = vec![
+        let points = EncodedPoint::all([
             Point::empty(TrackerId(2), 5, 0),
             Point::empty(TrackerId(1), 10, 0),
             Point::empty(TrackerId(1), 3, 0),
             late,
-        ];
-        let sorted = sorted(&points).unwrap().unwrap();
+        ])
+        .unwrap();
+        let sorted = sorted(&points).unwrap();
         let keys: Vec<(i64, i64, bool)> = sorted
             .iter()
             .map(|p| (p.tracker_id.0, p.time, p.buffered))
@@ -412,6 +412,6 @@ mod tests {
             [(1, 3, false), (1, 10, false), (1, 10, true), (2, 5, false)]
         );
         assert_eq!(trackers_of(&sorted), [1, 2]);
-        assert!(super::sorted(&[]).unwrap().is_none());
+        assert!(super::sorted(&[]).is_none());
     }
 }

@@ -25,10 +25,9 @@ pub(crate) use store_impl::impl_store;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::error::ErrorKind;
-use trackd_core::point::Point;
 use trackd_core::Rights;
 
-use crate::{Conflict, Result, StoreError};
+use crate::{Conflict, EncodedPoint, Result, StoreError};
 
 /// One schema step, applied once in its own transaction.
 #[derive(Clone)]
@@ -238,20 +237,17 @@ pub struct PointRow<'p> {
     pub cell_id: Option<i64>,
     pub hardware_key: Option<&'p str>,
     /// JSON object.
-    pub io: String,
+    pub io: &'p str,
     /// JSON array.
-    pub alarms: String,
+    pub alarms: &'p str,
     pub buffered: bool,
 }
 
 impl<'p> PointRow<'p> {
-    pub fn of(p: &'p Point) -> Result<PointRow<'p>> {
-        let json = |e: serde_json::Error| {
-            StoreError::Invalid(format!("point of tracker {}: {e}", p.tracker_id.0))
-        };
+    pub fn of(p: &'p EncodedPoint) -> PointRow<'p> {
         let pos = p.position.as_ref();
         let cell = p.gsm_cell.as_ref();
-        Ok(PointRow {
+        PointRow {
             tracker_id: p.tracker_id.0,
             time: p.time,
             received_at: p.received_at,
@@ -275,10 +271,10 @@ impl<'p> PointRow<'p> {
             lac: cell.map(|c| c.lac),
             cell_id: cell.map(|c| c.cell_id),
             hardware_key: p.hardware_key.as_deref(),
-            io: serde_json::to_string(&p.io).map_err(json)?,
-            alarms: serde_json::to_string(&p.alarms).map_err(json)?,
+            io: p.io_json(),
+            alarms: p.alarms_json(),
             buffered: p.buffered,
-        })
+        }
     }
 }
 
@@ -294,32 +290,6 @@ pub(crate) const fn column_count(list: &str) -> usize {
         i += 1;
     }
     n
-}
-
-/// Refuses a point with a float that is not finite. SQLite stores NaN as NULL and
-/// PostgreSQL keeps it, so without this the two backends would return different points.
-pub(crate) fn check_point(p: &Point) -> Result<()> {
-    let Some(pos) = &p.position else {
-        return Ok(());
-    };
-    let floats = [
-        ("lat", Some(pos.lat)),
-        ("lng", Some(pos.lng)),
-        ("altitude", pos.altitude),
-        ("speed", pos.speed),
-        ("heading", pos.heading),
-        ("hdop", pos.hdop),
-    ];
-    match floats
-        .iter()
-        .find(|(_, v)| v.is_some_and(|v| !v.is_finite()))
-    {
-        Some((name, v)) => Err(StoreError::Invalid(format!(
-            "point of tracker {} at {}: {name} is {v:?}",
-            p.tracker_id.0, p.time
-        ))),
-        None => Ok(()),
-    }
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -440,33 +410,6 @@ mod tests {
     fn column_count_counts_names() {
         assert_eq!(column_count("a"), 1);
         assert_eq!(column_count("a, b,\n c"), 3);
-    }
-
-    #[test]
-    fn check_point_refuses_what_is_not_finite() {
-        use trackd_core::point::Position;
-        use trackd_core::TrackerId;
-        let mut p = Point::empty(TrackerId(1), 0, 0);
-        assert!(check_point(&p).is_ok());
-        let pos = Position {
-            lat: 1.0,
-            lng: 2.0,
-            altitude: None,
-            speed: Some(f64::NAN),
-            heading: None,
-            satellites: None,
-            hdop: None,
-            valid: true,
-            lbs: false,
-        };
-        p.position = Some(pos);
-        assert!(matches!(check_point(&p), Err(StoreError::Invalid(m)) if m.contains("speed")));
-        p.position = Some(Position {
-            speed: Some(3.5),
-            lng: f64::INFINITY,
-            ..pos
-        });
-        assert!(matches!(check_point(&p), Err(StoreError::Invalid(m)) if m.contains("lng")));
     }
 
     #[test]

@@ -114,7 +114,7 @@ macro_rules! impl_store {
             };
             use $crate::shared::{self, bind_ids, Migration, IN_CHUNK, STATE_CHUNK};
             use $crate::traits::{Points, Registration, Sensors, States, Trackers, Users};
-            use $crate::{Result, StoreError};
+            use $crate::{EncodedPoint, Result, StoreError};
 
             /// `NotFound` when a change touched no row.
             fn changed(rows: u64) -> Result<()> {
@@ -141,9 +141,9 @@ macro_rules! impl_store {
             }
 
             /// Binds one point's values in the order of `point_columns!`.
-            fn bind_point<'q>(q: Query<'q>, p: &'q Point) -> Result<Query<'q>> {
-                let r = shared::PointRow::of(p)?;
-                Ok(q.bind(r.tracker_id)
+            fn bind_point<'q>(q: Query<'q>, p: &'q EncodedPoint) -> Query<'q> {
+                let r = shared::PointRow::of(p);
+                q.bind(r.tracker_id)
                     .bind(r.time)
                     .bind(r.received_at)
                     .bind(r.lat)
@@ -168,7 +168,7 @@ macro_rules! impl_store {
                     .bind(r.hardware_key)
                     .bind(r.io)
                     .bind(r.alarms)
-                    .bind(r.buffered))
+                    .bind(r.buffered)
             }
 
             /// Binds a sensor definition in the order of `sensor_columns!`; what the kind
@@ -325,7 +325,7 @@ macro_rules! impl_store {
                 #[allow(dead_code)]
                 async fn insert_point_values(
                     tx: &mut sqlx::Transaction<'_, $db>,
-                    sorted: &[&Point],
+                    sorted: &[&EncodedPoint],
                 ) -> Result<u64> {
                     let values_sql = |rows: usize| {
                         format!(
@@ -350,38 +350,32 @@ macro_rules! impl_store {
                     } else {
                         String::new()
                     };
-                    let chunks: Vec<&[&Point]> = sorted.chunks(POINTS_PER_INSERT).collect();
+                    let chunks: Vec<&[&EncodedPoint]> = sorted.chunks(POINTS_PER_INSERT).collect();
                     fn statement<'q>(
                         full_sql: &'q str,
                         rest_sql: &'q str,
-                        chunk: &[&'q Point],
-                    ) -> Result<Query<'q>> {
+                        chunk: &[&'q EncodedPoint],
+                    ) -> Query<'q> {
                         let full = chunk.len() == POINTS_PER_INSERT;
                         // A full chunk's statement recurs with every large batch and is worth
                         // keeping prepared; a remainder's length is a one-off.
                         let sql = if full { full_sql } else { rest_sql };
                         let mut q = sqlx::query(sql).persistent(full);
                         for p in chunk {
-                            q = bind_point(q, p)?;
+                            q = bind_point(q, p);
                         }
-                        Ok(q)
+                        q
                     }
                     let mut new = 0;
-                    let mut next = chunks
-                        .first()
-                        .map(|c| statement(&full_sql, &rest_sql, c))
-                        .transpose()?;
+                    let mut next = chunks.first().map(|c| statement(&full_sql, &rest_sql, c));
                     let mut i = 0;
                     while let Some(q) = next.take() {
                         i += 1;
                         let (done, following) = tokio::join!(q.execute(&mut **tx), async {
-                            chunks
-                                .get(i)
-                                .map(|c| statement(&full_sql, &rest_sql, c))
-                                .transpose()
+                            chunks.get(i).map(|c| statement(&full_sql, &rest_sql, c))
                         });
                         new += done?.rows_affected();
-                        next = following?;
+                        next = following;
                     }
                     Ok(new)
                 }
@@ -575,7 +569,7 @@ macro_rules! impl_store {
                 async fn ingest_through_sqlx(
                     &self,
                     lane: $crate::IngestLane,
-                    sorted: &[&Point],
+                    sorted: &[&EncodedPoint],
                     config: &StateConfig,
                     counters: &trackd_core::counter::CounterConfig,
                 ) -> Result<(u64, $crate::Durable)> {
@@ -729,7 +723,7 @@ macro_rules! impl_store {
                 /// worker, the PostgreSQL server).
                 async fn insert_points_while<R: Send, F: FnOnce() -> Result<R> + Send>(
                     &mut self,
-                    sorted: &[&Point],
+                    sorted: &[&EncodedPoint],
                     side: F,
                 ) -> (Result<u64>, Result<R>) {
                     tokio::join!(<$store>::insert_points(self, sorted), async { side() })
@@ -1504,7 +1498,8 @@ macro_rules! impl_store {
                 // Each backend inserts its own way (`insert_points`): PostgreSQL an array per
                 // column, SQLite multi-row `VALUES`.
                 async fn store_points(&self, points: &[Point]) -> Result<u64> {
-                    let Some(sorted) = ingest::sorted(points)? else {
+                    let points = EncodedPoint::all(points.iter().cloned())?;
+                    let Some(sorted) = ingest::sorted(&points) else {
                         return Ok(0);
                     };
                     let mut tx = self.begin_write().await?;
@@ -1722,8 +1717,9 @@ macro_rules! impl_store {
                     config: &StateConfig,
                     counters: &trackd_core::counter::CounterConfig,
                 ) -> Result<u64> {
+                    let points = EncodedPoint::all(points.iter().cloned())?;
                     let (new, durable) = self
-                        .commit_points_and_states($crate::IngestLane(0), points, config, counters)
+                        .commit_points_and_states($crate::IngestLane(0), &points, config, counters)
                         .await?;
                     durable.wait().await?;
                     Ok(new)
@@ -1732,11 +1728,11 @@ macro_rules! impl_store {
                 async fn commit_points_and_states(
                     &self,
                     lane: $crate::IngestLane,
-                    points: &[Point],
+                    points: &[EncodedPoint],
                     config: &StateConfig,
                     counters: &trackd_core::counter::CounterConfig,
                 ) -> Result<(u64, $crate::Durable)> {
-                    let Some(sorted) = ingest::sorted(points)? else {
+                    let Some(sorted) = ingest::sorted(points) else {
                         return Ok((0, $crate::Durable::now()));
                     };
                     let committed = self.ingest(lane, &sorted, config, counters).await?;

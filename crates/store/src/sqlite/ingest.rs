@@ -34,7 +34,7 @@ use crate::shared::published::Published;
 use crate::shared::store_impl::POINT_COLUMNS;
 use crate::shared::WholePoint;
 use crate::shared::{self, store_impl::point_columns, EventRow, JsonRow, PointRow, SensorRow};
-use crate::{Result, StoreError};
+use crate::{EncodedPoint, Result, StoreError};
 
 /// Statements the writer keeps prepared: the ingest commit uses about a dozen.
 const STATEMENT_CACHE: usize = 32;
@@ -192,7 +192,7 @@ pub(super) fn run_ready<T>(future: impl std::future::Future<Output = Result<T>>)
 }
 
 impl DirectTx<'_> {
-    fn insert_points(&self, sorted: &[&Point]) -> Result<u64> {
+    fn insert_points(&self, sorted: &[&EncodedPoint]) -> Result<u64> {
         let sql = format!(
             concat!(
                 "INSERT INTO points (",
@@ -203,7 +203,7 @@ impl DirectTx<'_> {
         );
         let mut statement = self.tx.prepare_cached(&sql).map_err(error)?;
         sorted.iter().try_fold(0, |new, p| {
-            Ok(new + insert_point(&mut statement, &PointRow::of(p)?)?)
+            Ok(new + insert_point(&mut statement, &PointRow::of(p))?)
         })
     }
 
@@ -276,7 +276,7 @@ impl IngestTx for DirectTx<'_> {
     /// records/s against 86-92k in (b) with 1,000 connections, alternating).
     async fn insert_points_while<R: Send, F: FnOnce() -> Result<R> + Send>(
         &mut self,
-        sorted: &[&Point],
+        sorted: &[&EncodedPoint],
         side: F,
     ) -> (Result<u64>, Result<R>) {
         (self.insert_points(sorted), side())

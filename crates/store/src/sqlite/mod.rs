@@ -26,7 +26,7 @@ use crate::shared::{
     bind_ids, impl_counters, impl_store, migrations, params, value_rows, JsonRow, Migration,
     RowMap, SensorRow, IN_CHUNK, STATE_CHUNK,
 };
-use crate::{Result, StoreError};
+use crate::{EncodedPoint, Result, StoreError};
 use checkpoint::Checkpointer;
 use direct::DirectReaders;
 use ingest::DirectWriter;
@@ -353,7 +353,7 @@ impl SqliteStore {
     async fn ingest(
         &self,
         lane: crate::IngestLane,
-        sorted: &[&trackd_core::point::Point],
+        sorted: &[&EncodedPoint],
         config: &trackd_core::state::StateConfig,
         counters: &trackd_core::counter::CounterConfig,
     ) -> Result<(u64, crate::Durable)> {
@@ -399,7 +399,7 @@ impl SqliteStore {
     /// bare `?`.
     async fn insert_points(
         tx: &mut Transaction<'_, Sqlite>,
-        sorted: &[&trackd_core::point::Point],
+        sorted: &[&EncodedPoint],
     ) -> Result<u64> {
         Self::insert_point_values(tx, sorted).await
     }

@@ -274,15 +274,22 @@ impl TrackerState {
         stamp(&mut self.ignition, p.ignition, t);
         stamp(&mut self.hardware_key, p.hardware_key.clone(), t);
         for (name, value) in &p.io {
-            let slot = self.io.get(name).map(|s| s.time);
-            if newer(t, slot) {
-                self.io.insert(
-                    name.clone(),
-                    Stamped {
+            // A reading the state holds already is updated in place: its name is not
+            // allocated again for every point (the writer applies every point it commits).
+            match self.io.get_mut(name) {
+                Some(slot) => {
+                    if newer(t, Some(slot.time)) {
+                        slot.value = value.clone();
+                        slot.time = t;
+                    }
+                }
+                None => {
+                    let stamped = Stamped {
                         value: value.clone(),
                         time: t,
-                    },
-                );
+                    };
+                    self.io.insert(name.clone(), stamped);
+                }
             }
         }
         if let Some(moving) = config.moving(p) {
@@ -618,6 +625,27 @@ mod tests {
             s.connection_status(None, now(15), &c),
             ConnectionStatus::SignalLost
         );
+    }
+
+    #[test]
+    fn a_newer_reading_replaces_the_one_held_and_an_equal_time_does_not() {
+        let mut first = fix(10, 50.0);
+        first.io.insert("can_rpm".into(), json!(2000));
+        let mut same_time = fix(10, 50.0);
+        same_time.io.insert("can_rpm".into(), json!(900));
+        let mut newer = fix(20, 50.0);
+        newer.io.insert("can_rpm".into(), json!(2500));
+        let s = state(&[first.clone(), same_time.clone()]);
+        assert_eq!(
+            (&s.io["can_rpm"].value, s.io["can_rpm"].time),
+            (&json!(2000), now(10))
+        );
+        let s = state(&[first, same_time, newer]);
+        assert_eq!(
+            (&s.io["can_rpm"].value, s.io["can_rpm"].time),
+            (&json!(2500), now(20))
+        );
+        assert_eq!(s.io.len(), 1);
     }
 
     #[test]

@@ -11,8 +11,9 @@ use crate::{Result, StoreError};
 ///
 /// Ingest makes these on the connection's task, where the device's frame was just decoded,
 /// instead of on a writer, which every commit waits for. A profile of SQLite's writer put
-/// 8.8 % of its samples in serializing readings, about 600 ns a point; made here instead, a
-/// mean commit at 1,000 connections went from 27-30 ms to 21-24 (BENCHMARKS.md).
+/// 8.8 % of its samples in serializing readings, about 600 ns a point; made here instead,
+/// its mean commit at 1,000 connections went from 27 ms to 24 (medians of five rounds side
+/// by side, BENCHMARKS.md). A point refused here fails only its own device's submission.
 ///
 /// It derefs to the point, which it never changes, so the JSON always matches the point.
 #[derive(Clone, Debug)]

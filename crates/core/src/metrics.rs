@@ -44,6 +44,9 @@ metrics! {
     counter points_total,
     /// Points received again that were already stored.
     counter duplicate_points_total,
+    /// Device messages refused before a commit because a point in them cannot be stored (a
+    /// float that is not finite); the device is not acknowledged.
+    counter points_refused_total,
     /// Ingest commits (each a batch across connections).
     counter commits_total,
     /// Ingest commits that failed (devices were not acknowledged and will resend).

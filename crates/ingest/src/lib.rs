@@ -182,9 +182,12 @@ impl Ingest {
             return Ok(());
         };
         let lane = lane_of(first.tracker_id, self.lanes.len());
-        let points = EncodedPoint::all(points).map_err(|e| match e {
-            StoreError::Invalid(why) => IngestError::Invalid(why),
-            other => IngestError::Invalid(other.to_string()),
+        let points = EncodedPoint::all(points).map_err(|e| {
+            Metrics::inc(&self.metrics.points_refused_total);
+            match e {
+                StoreError::Invalid(why) => IngestError::Invalid(why),
+                other => IngestError::Invalid(other.to_string()),
+            }
         })?;
         let (done, wait) = oneshot::channel();
         Metrics::inc(&self.metrics.ingest_queue_depth);

@@ -87,6 +87,7 @@ async fn a_point_that_is_not_finite_is_refused_before_the_writer() {
         ))
     );
     assert_eq!(Metrics::get(&metrics.commits_total), 0, "no commit tried");
+    assert_eq!(Metrics::get(&metrics.points_refused_total), 1);
     assert_eq!(Metrics::get(&metrics.ingest_queue_depth), 0);
     ingest
         .submit(vec![point(1, 1_000, 52.5)])

@@ -69,7 +69,7 @@ async fn one_bad_submission_does_not_fail_the_others_in_its_batch() {
 }
 
 /// A point no store keeps is refused on the submitting task: it never reaches a writer,
-/// so no other device's batch is committed twice because of it.
+/// so the batch it would have joined is not committed again submission by submission.
 #[tokio::test]
 async fn a_point_that_is_not_finite_is_refused_before_the_writer() {
     let dir = tempfile::tempdir().expect("dir");

@@ -51,10 +51,6 @@ impl EncodedPoint {
     pub fn alarms_json(&self) -> &str {
         &self.alarms
     }
-
-    pub fn into_point(self) -> Point {
-        self.point
-    }
 }
 
 impl Deref for EncodedPoint {
@@ -113,7 +109,6 @@ mod tests {
         );
         assert_eq!(encoded.alarms_json(), r#"["sos","power_cut"]"#);
         assert_eq!(*encoded, p);
-        assert_eq!(encoded.into_point(), p);
     }
 
     #[test]

@@ -97,10 +97,15 @@ pub struct Fix {
     pub time: i64,
     pub lat: f64,
     pub lng: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub speed: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub heading: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub altitude: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub satellites: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hdop: Option<f64>,
 }
 
@@ -125,6 +130,7 @@ impl Fix {
 pub struct Gsm {
     pub time: i64,
     /// Percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub signal_level: Option<i32>,
 }
 
@@ -138,39 +144,55 @@ pub struct Movement {
     /// The first point of the current run of moving (or of standing) points.
     pub since: i64,
     /// The newest point that said moving (`actual_track_update`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_moving: Option<i64>,
 }
 
 /// A tracker's state: the newest of everything its points reported. Device times unless a
 /// field says otherwise. Stored as JSON (one row per tracker); `default` lets a field added
-/// later read as its default from older rows.
+/// later read as its default from older rows. What was never reported is left out rather
+/// than stored as `null` (both read as `None`): a commit writes a state row for each of its
+/// trackers, and a smaller row fits more to a page.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrackerState {
     /// The newest point.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_update: Option<i64>,
     /// The oldest point: before the first valid fix, the signal has been missing since then.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_update: Option<i64>,
     /// When trackd last received a point, by its own clock (`received_at`), late history
     /// included: any data proves the device is connected, however old its content.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_received: Option<i64>,
     /// The last valid GPS fix. Fixes located by GSM cells and invalid fixes never replace it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gps: Option<Fix>,
     /// The last location found from GSM cells (shown only while there is no GPS fix at all).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lbs: Option<Fix>,
     /// The newest point that carried a location of any kind (valid, invalid or from cells):
     /// the device was trying to locate itself then.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_fix_attempt: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gsm: Option<Gsm>,
     /// Percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub battery_level: Option<Stamped<i32>>,
     /// Discrete inputs, input 1 in bit 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub inputs: Option<Stamped<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub outputs: Option<Stamped<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ignition: Option<Stamped<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hardware_key: Option<Stamped<String>>,
     /// The newest value of each reading, by Navixy input name (CAN, OBD, analog, ...).
     pub io: BTreeMap<String, Stamped<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub movement: Option<Movement>,
 }
 
@@ -819,6 +841,32 @@ mod tests {
         assert_eq!(back, s);
         let empty: TrackerState = serde_json::from_str("{}").expect("parse");
         assert_eq!(empty, TrackerState::default());
+    }
+
+    #[test]
+    fn what_was_never_reported_is_left_out_and_old_rows_with_nulls_still_read() {
+        let mut p = fix(0, 30.0);
+        p.ignition = Some(true);
+        let s = state(&[p]);
+        let text = serde_json::to_string(&s).expect("json");
+        assert_eq!(
+            text,
+            format!(
+                concat!(
+                    r#"{{"last_update":{t},"first_update":{t},"last_received":{t},"#,
+                    r#""gps":{{"time":{t},"lat":52.5,"lng":13.4,"speed":30.0,"heading":90.0,"#,
+                    r#""altitude":35.0,"satellites":9}},"#,
+                    r#""last_fix_attempt":{t},"ignition":{{"value":true,"time":{t}}},"io":{{}},"#,
+                    r#""movement":{{"time":{t},"moving":true,"since":{t},"last_moving":{t}}}}}"#
+                ),
+                t = now(0)
+            )
+        );
+        let with_nulls = text
+            .replace(r#""satellites":9"#, r#""satellites":9,"hdop":null"#)
+            .replace(r#""io":{}"#, r#""gsm":null,"battery_level":null,"io":{}"#);
+        let back: TrackerState = serde_json::from_str(&with_nulls).expect("parse");
+        assert_eq!(back, s);
     }
 
     #[test]

@@ -21,11 +21,10 @@ const COLUMN_LIST: &str = "tracker_id, time, received_at, lat, lng, altitude, sp
     satellites, hdop, valid, lbs, ignition, motion, battery_level, inputs, outputs, gsm_signal, \
     mcc, mnc, lac, cell_id, hardware_key, io, alarms, buffered";
 
-/// The points in arrival order (trackers interleaved in time), checked and their JSON
-/// serialized: trackd's work, done before the clock starts.
-fn arrival_order(mut points: Vec<Point>) -> anyhow::Result<Vec<EncodedPoint>> {
+/// The points in arrival order (trackers interleaved in time).
+fn arrival_order(mut points: Vec<Point>) -> Vec<Point> {
     points.sort_by_key(|p| (p.time, p.tracker_id.0));
-    Ok(EncodedPoint::all(points)?)
+    points
 }
 
 /// Each point's values.
@@ -56,7 +55,8 @@ pub async fn sqlite(url: &str, points: Vec<Point>) -> anyhow::Result<RawFigures>
 /// inserts (`trackd_store::sqlite::insert_point`): SQLite's fastest way, about 1.7 times
 /// sqlx's multi-row statements (see BENCHMARKS.md).
 fn sqlite_blocking(path: &str, points: Vec<Point>) -> anyhow::Result<RawFigures> {
-    let points = arrival_order(points)?;
+    // Checked and their JSON serialized: trackd's work, done before the clock starts.
+    let points = EncodedPoint::all(arrival_order(points))?;
     let values = values(&points);
     let mut conn = rusqlite::Connection::open(path)?;
     // The same settings as trackd's store by default (and in (b)): WAL, synchronous FULL,
@@ -124,7 +124,8 @@ fn copy_of(kind: &str, sql: &str, n: usize) -> String {
 }
 
 pub async fn postgres(url: &str, points: Vec<Point>) -> anyhow::Result<RawFigures> {
-    let points = arrival_order(points)?;
+    // Checked and their JSON serialized: trackd's work, done before the clock starts.
+    let points = EncodedPoint::all(arrival_order(points))?;
     let values = values(&points);
     let mut conn = PgConnection::connect(url).await?;
     conn.execute("DROP TABLE IF EXISTS points_raw").await?;

@@ -216,17 +216,20 @@ macro_rules! impl_store {
                         .transpose()
                 }
 
+                /// Every row of `query`, each mapped as it arrives: the mapping runs while the
+                /// database sends the rows after it, and no row is held once mapped.
                 async fn all<T>(
                     &self,
                     query: Query<'_>,
                     map: fn(&DbRow) -> Result<T>,
                 ) -> Result<Vec<T>> {
-                    query
-                        .fetch_all(self.reader())
-                        .await?
-                        .iter()
-                        .map(map)
-                        .collect()
+                    use futures_util::TryStreamExt as _;
+                    let mut rows = query.fetch(self.reader());
+                    let mut out = Vec::new();
+                    while let Some(row) = rows.try_next().await? {
+                        out.push(map(&row)?);
+                    }
+                    Ok(out)
                 }
 
                 /// A read whose parameters are all integers, through sqlx: PostgreSQL's

@@ -69,7 +69,7 @@ fn pass_loop(
             if let Ok(msg) = session.decode(frame) {
                 sink += msg.records.len();
                 if convert {
-                    for r in &msg.records {
+                    for r in msg.records {
                         let p = trackd_ingest::to_point(TrackerId(1), r, 0, 0);
                         sink += p.io.len();
                     }

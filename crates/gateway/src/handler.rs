@@ -186,7 +186,7 @@ async fn prepare(
     // the last one so that two of them never collapse into one point.
     let points = msg
         .records
-        .iter()
+        .into_iter()
         .map(|r| {
             let mut stamp = received_at;
             if r.time.is_none() {

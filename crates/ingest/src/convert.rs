@@ -2,14 +2,17 @@
 //! of 200, batteries at 255 %); a value that cannot be true is dropped here rather than
 //! failing the whole batch it would be committed with.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Number, Value};
 use trackd_core::point::{GsmCell, Point, Position};
 use trackd_core::TrackerId;
 use trackd_protocol::{Alarm, FixSource, IoValue, Record};
 
 /// `time` is the record's own time when it has one; otherwise the caller's `fallback`
-/// (the receive time, made unique per record of one message).
-pub fn to_point(tracker: TrackerId, record: &Record, received_at: i64, fallback: i64) -> Point {
+/// (the receive time, made unique per record of one message). The record is consumed: its
+/// readings' names and texts move into the point instead of being copied.
+pub fn to_point(tracker: TrackerId, record: Record, received_at: i64, fallback: i64) -> Point {
     let time = record.time.map(|t| t.millis()).unwrap_or(fallback);
     let mut p = Point::empty(tracker, time, received_at);
     p.position = record.fix.as_ref().and_then(|f| {
@@ -47,8 +50,8 @@ pub fn to_point(tracker: TrackerId, record: &Record, received_at: i64, fallback:
             });
         }
     }
-    p.hardware_key = record.hardware_key.clone();
-    p.io = io_map(record);
+    p.hardware_key = record.hardware_key;
+    p.io = io_map(record.io);
     p.alarms = record.alarms.iter().map(alarm_name).collect();
     p.buffered = record.buffered;
     p
@@ -58,19 +61,17 @@ fn finite(v: Option<f64>) -> Option<f64> {
     v.filter(|x| x.is_finite())
 }
 
-fn io_map(record: &Record) -> Map<String, Value> {
-    record
-        .io
-        .iter()
+fn io_map(io: BTreeMap<String, IoValue>) -> Map<String, Value> {
+    io.into_iter()
         .filter_map(|(k, v)| {
             let value = match v {
-                IoValue::Int(i) => Value::Number(Number::from(*i)),
-                IoValue::Float(f) => Value::Number(Number::from_f64(*f)?),
-                IoValue::Bool(b) => Value::Bool(*b),
-                IoValue::Text(s) => Value::String(s.clone()),
-                IoValue::Bytes(b) => Value::String(hex(b)),
+                IoValue::Int(i) => Value::Number(Number::from(i)),
+                IoValue::Float(f) => Value::Number(Number::from_f64(f)?),
+                IoValue::Bool(b) => Value::Bool(b),
+                IoValue::Text(s) => Value::String(s),
+                IoValue::Bytes(b) => Value::String(hex(&b)),
             };
-            Some((k.clone(), value))
+            Some((k, value))
         })
         .collect()
 }
@@ -143,7 +144,7 @@ mod tests {
         r.set_io("hw_mileage", 1234i64);
         r.set_io("raw", IoValue::Bytes(vec![0xde, 0xad]));
         r.alarms = vec![Alarm::Sos, Alarm::Other("tow".into())];
-        let p = to_point(TrackerId(7), &r, 5, 6);
+        let p = to_point(TrackerId(7), r, 5, 6);
         assert_eq!(p.time, 1_700_000_000_000);
         assert_eq!(p.received_at, 5);
         let pos = p.position.expect("position");
@@ -177,7 +178,7 @@ mod tests {
             ..Record::default()
         };
         r.set_io("nan", f64::NAN);
-        let p = to_point(TrackerId(1), &r, 10, 11);
+        let p = to_point(TrackerId(1), r, 10, 11);
         assert_eq!(p.time, 11, "no device time: the fallback");
         assert_eq!(
             (p.position, p.battery_level, p.gsm_signal),

@@ -1,5 +1,6 @@
 //! Rows to domain values, written once for both backends: `Cols` is the few typed getters the
-//! mapping needs, implemented for any sqlx row whose database decodes those types.
+//! mapping needs, implemented for sqlx's rows of both databases (here) and for rusqlite's
+//! (`sqlite::direct`).
 
 use serde_json::{Map, Value};
 use sqlx::{ColumnIndex, Decode, Row, Type};

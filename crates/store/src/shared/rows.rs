@@ -3,7 +3,7 @@
 //! (`sqlite::direct`).
 
 use serde_json::{Map, Value};
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use sqlx::{Decode, Row, Type};
 use trackd_core::account::{Session, SessionKind, User};
 use trackd_core::counter::{CounterType, Event};
 use trackd_core::point::{GsmCell, Point, Position};
@@ -75,8 +75,15 @@ where
     T: Decode<'r, sqlx::Postgres> + Type<sqlx::Postgres>,
 {
     use sqlx::Column as _;
-    let i = col.index(row)?;
-    let own = row.column(i).type_info().oid();
+    // Found by comparing names, as `sqlite::direct` does: a row has a dozen columns or so,
+    // and sqlx's own lookup hashes the name every time.
+    let (i, column) = row
+        .columns()
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.name() == col)
+        .ok_or_else(|| StoreError::Database(format!("no column {col}")))?;
+    let own = column.type_info().oid();
     if own.is_some() && own == T::type_info().oid() {
         Ok(row.try_get_unchecked(i)?)
     } else {

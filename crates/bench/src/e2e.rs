@@ -319,19 +319,56 @@ fn chrono_like(ms: i64) -> String {
     )
 }
 
-/// A tracker with 10,000 points over the last day, for `track/read`.
+/// Records of the track's device per message, each message its own commit.
+const TRACK_MESSAGE: usize = 10;
+
+/// Trackers whose messages commit beside each of the track's: a commit of 80 rows fills
+/// about a PostgreSQL page or two of SQLite's, so the track's messages lie on pages apart,
+/// as among a fleet.
+const TRACK_NEIGHBOURS: u64 = 7;
+
+/// A tracker with 10,000 points over the last day, for `track/read`, stored the way a device
+/// reporting among others leaves them: message by message, each commit with messages of
+/// other trackers (on SQLite 1,000 runs of 10 rows, on PostgreSQL about 1,440 heap pages).
+/// Stored in one batch instead, the track lay on consecutive pages on SQLite and, filling
+/// the room ingest's commits had left, on about 3,300 pages on PostgreSQL: neither what a
+/// day of reports leaves, and not the same on the two (BENCHMARKS.md).
 async fn track_tracker(bench: &Bench) -> anyhow::Result<TrackerId> {
     let (tracker, spec) = sim_tracker(bench, 5_000_000).await?;
     if bench.store.count_points(tracker).await? >= 10_000 {
         return Ok(tracker);
     }
     let start = trackd::now_ms() - 86_400_000;
-    let mut v = trackd_sim::Vehicle::new(spec.seed, start, 8_000);
-    let points: Vec<Point> = (0..10_000)
-        .map(|_| sample_point(tracker, v.next_sample()))
-        .collect();
-    bench.store.store_points(&points).await?;
+    let day = |tracker: TrackerId, seed: u64| {
+        let mut v = trackd_sim::Vehicle::new(seed, start, 8_000);
+        (0..10_000)
+            .map(|_| sample_point(tracker, v.next_sample()))
+            .collect::<Vec<Point>>()
+    };
+    let mut neighbours = Vec::new();
+    for n in 0..TRACK_NEIGHBOURS {
+        let (id, spec) = sim_tracker(bench, 5_000_100 + n).await?;
+        neighbours.push(day(id, spec.seed));
+    }
+    for commit in as_reported(day(tracker, spec.seed), neighbours, TRACK_MESSAGE) {
+        bench.store.store_points(&commit).await?;
+    }
     Ok(tracker)
+}
+
+/// The commits of trackers reporting side by side: the i-th holds each tracker's i-th
+/// message of `message` points, the track's first.
+fn as_reported(track: Vec<Point>, neighbours: Vec<Vec<Point>>, message: usize) -> Vec<Vec<Point>> {
+    let mut commits: Vec<Vec<Point>> = track
+        .chunks(message.max(1))
+        .map(<[Point]>::to_vec)
+        .collect();
+    for points in neighbours {
+        for (commit, chunk) in commits.iter_mut().zip(points.chunks(message.max(1))) {
+            commit.extend_from_slice(chunk);
+        }
+    }
+    commits
 }
 
 /// A tracker of the bench user for one more simulated device, numbered `first` (apart from
@@ -591,7 +628,67 @@ pub async fn half_load(
 
 #[cfg(test)]
 mod tests {
-    use super::success;
+    use super::{as_reported, success};
+    use trackd_core::point::Point;
+    use trackd_core::TrackerId;
+
+    fn points(tracker: i64, n: i64) -> Vec<Point> {
+        (0..n)
+            .map(|i| Point::empty(TrackerId(tracker), i * 1000, i * 1000))
+            .collect()
+    }
+
+    fn keys(commit: &[Point]) -> Vec<(i64, i64)> {
+        commit.iter().map(|p| (p.tracker_id.0, p.time)).collect()
+    }
+
+    #[test]
+    fn each_commit_holds_one_message_of_every_tracker_the_tracks_first() {
+        let commits = as_reported(points(1, 25), vec![points(2, 25), points(3, 25)], 10);
+        assert_eq!(commits.len(), 3);
+        assert_eq!(
+            keys(&commits[0])[..11],
+            [
+                (1, 0),
+                (1, 1000),
+                (1, 2000),
+                (1, 3000),
+                (1, 4000),
+                (1, 5000),
+                (1, 6000),
+                (1, 7000),
+                (1, 8000),
+                (1, 9000),
+                (2, 0)
+            ]
+        );
+        assert_eq!(commits[0].len(), 30);
+        assert_eq!(keys(&commits[1])[0], (1, 10_000));
+        assert_eq!(keys(&commits[1])[10], (2, 10_000));
+        assert_eq!(keys(&commits[1])[20], (3, 10_000));
+        assert_eq!(
+            keys(&commits[2]),
+            [
+                (1, 20_000),
+                (1, 21_000),
+                (1, 22_000),
+                (1, 23_000),
+                (1, 24_000),
+                (2, 20_000),
+                (2, 21_000),
+                (2, 22_000),
+                (2, 23_000),
+                (2, 24_000),
+                (3, 20_000),
+                (3, 21_000),
+                (3, 22_000),
+                (3, 23_000),
+                (3, 24_000)
+            ]
+        );
+        let all: usize = commits.iter().map(Vec::len).sum();
+        assert_eq!(all, 75, "every point once");
+    }
 
     #[test]
     fn an_answer_is_a_success_only_when_its_own_success_is_true() {

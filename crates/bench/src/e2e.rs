@@ -357,14 +357,13 @@ async fn track_tracker(bench: &Bench) -> anyhow::Result<TrackerId> {
 }
 
 /// The commits of trackers reporting side by side: the i-th holds each tracker's i-th
-/// message of `message` points, the track's first.
+/// message of `message` points, the track's first. A neighbour's messages beyond the
+/// track's last are left out: the commits are the track's.
 fn as_reported(track: Vec<Point>, neighbours: Vec<Vec<Point>>, message: usize) -> Vec<Vec<Point>> {
-    let mut commits: Vec<Vec<Point>> = track
-        .chunks(message.max(1))
-        .map(<[Point]>::to_vec)
-        .collect();
+    let message = message.max(1);
+    let mut commits: Vec<Vec<Point>> = track.chunks(message).map(<[Point]>::to_vec).collect();
     for points in neighbours {
-        for (commit, chunk) in commits.iter_mut().zip(points.chunks(message.max(1))) {
+        for (commit, chunk) in commits.iter_mut().zip(points.chunks(message)) {
             commit.extend_from_slice(chunk);
         }
     }

@@ -339,12 +339,7 @@ async fn track_tracker(bench: &Bench) -> anyhow::Result<TrackerId> {
         return Ok(tracker);
     }
     let start = trackd::now_ms() - 86_400_000;
-    let day = |tracker: TrackerId, seed: u64| {
-        let mut v = trackd_sim::Vehicle::new(seed, start, 8_000);
-        (0..10_000)
-            .map(|_| sample_point(tracker, v.next_sample()))
-            .collect::<Vec<Point>>()
-    };
+    let day = |tracker: TrackerId, seed: u64| driven(tracker, seed, start, 8_000, 10_000);
     let mut neighbours = Vec::new();
     for n in 0..TRACK_NEIGHBOURS {
         let (id, spec) = sim_tracker(bench, 5_000_100 + n).await?;
@@ -384,6 +379,14 @@ async fn sim_tracker(bench: &Bench, first: u64) -> anyhow::Result<(TrackerId, De
         .get(&spec.device_id)
         .ok_or_else(|| anyhow!("tracker of {} missing", spec.device_id))?;
     Ok((tracker, spec))
+}
+
+/// `n` points of a simulated vehicle reporting every `interval_ms` from `start`.
+fn driven(tracker: TrackerId, seed: u64, start: i64, interval_ms: i64, n: usize) -> Vec<Point> {
+    let mut v = trackd_sim::Vehicle::new(seed, start, interval_ms);
+    (0..n)
+        .map(|_| sample_point(tracker, v.next_sample()))
+        .collect()
 }
 
 /// A simulated sample as the point ingest would store.
@@ -433,10 +436,7 @@ async fn counter_tracker(bench: &Bench, now: i64) -> anyhow::Result<TrackerId> {
         .store
         .change_counter(tracker, CounterType::Odometer, &set, start - 1, &config)
         .await?;
-    let mut v = trackd_sim::Vehicle::new(spec.seed, start, 300_000);
-    let points: Vec<Point> = (0..31 * 288)
-        .map(|_| sample_point(tracker, v.next_sample()))
-        .collect();
+    let points = driven(tracker, spec.seed, start, 300_000, 31 * 288);
     for batch in points.chunks(2000) {
         bench
             .store

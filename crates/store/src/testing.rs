@@ -63,6 +63,20 @@ impl PgTestDb {
     }
 }
 
+/// Waits until every transaction committed so far is on disk. The test cluster commits
+/// asynchronously (`synchronous_commit = off`), and until its commit record is flushed a
+/// transaction's rows cannot be marked all-visible by `VACUUM`: one synchronous commit flushes
+/// the WAL up to itself, so up to every commit before it.
+pub async fn flush_commits(conn: &mut PgConnection) -> sqlx::Result<()> {
+    let mut tx = conn.begin().await?;
+    tx.execute("SET LOCAL synchronous_commit = on").await?;
+    // A transaction that writes no WAL commits without a flush, whatever the setting: a
+    // temporary table's catalog rows are WAL, and it is gone with the commit.
+    tx.execute("CREATE TEMPORARY TABLE flush_commits () ON COMMIT DROP")
+        .await?;
+    tx.commit().await
+}
+
 /// A new empty database, or `None` when PostgreSQL is not installed (see the module docs).
 pub async fn fresh_database() -> Option<PgTestDb> {
     let server = tokio::task::spawn_blocking(server)

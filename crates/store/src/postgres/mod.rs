@@ -496,3 +496,76 @@ impl Columns {
 
 impl_store!(PgStore, Postgres);
 impl_counters!(PgStore, Postgres);
+
+#[cfg(test)]
+mod tests {
+    use trackd_core::point::{Point, Position};
+    use trackd_core::TrackerId;
+
+    use super::PgStore;
+    use crate::shared::store_impl::TRACK_POINTS_SQL;
+    use crate::Points;
+
+    fn located(tracker: i64, time: i64) -> Point {
+        let mut p = Point::empty(TrackerId(tracker), time, time);
+        p.position = Some(Position {
+            lat: 52.5,
+            lng: 13.4,
+            altitude: Some(34.0),
+            speed: Some(50.0),
+            heading: Some(90.0),
+            satellites: Some(9),
+            hdop: Some(0.9),
+            valid: true,
+            lbs: false,
+        });
+        p
+    }
+
+    /// Migration 13: once vacuum has marked the pages all-visible, a track is read from the
+    /// key index alone. A column added to `track_point_columns!` but not to the index would
+    /// send every read back to the heap, and this plan to an index scan with heap fetches.
+    #[tokio::test]
+    async fn a_vacuumed_track_is_read_from_the_key_index_alone() {
+        let Some(db) = crate::testing::fresh_database().await else {
+            return;
+        };
+        let store = PgStore::open(db.url()).await.unwrap();
+        // Two trackers' messages of 10 interleaved, as a fleet commits them.
+        let points: Vec<Point> = (0..100)
+            .flat_map(|m| (0..20).map(move |i| located(1 + i / 10, (m * 10 + i % 10) * 1_000)))
+            .collect();
+        assert_eq!(store.store_points(&points).await.unwrap(), 2_000);
+        let mut conn = store.pool.acquire().await.unwrap();
+        crate::testing::flush_commits(&mut conn).await.unwrap();
+        sqlx::query("VACUUM (ANALYZE) points")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        // Left to itself the planner may scan 2,000 rows whole; of the scans left, the test is
+        // which one the index's columns allow.
+        sqlx::query("SET enable_seqscan = off")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query("SET enable_bitmapscan = off")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let plan: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN ANALYZE {TRACK_POINTS_SQL}"))
+            .bind(1_i64)
+            .bind(0_i64)
+            .bind(i64::MAX)
+            .bind(100_000_i64)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("Index Only Scan using points_pkey on points"),
+            "{plan}"
+        );
+        assert!(plan.contains("Heap Fetches: 0"), "{plan}");
+        assert!(plan.contains("rows=1000 loops=1"), "{plan}");
+    }
+}

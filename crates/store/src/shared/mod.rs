@@ -130,6 +130,15 @@ macro_rules! migrations {
                     "/0012_tag_binding_revisions.sql"
                 )),
             },
+            Migration {
+                version: 13,
+                name: "track_in_key_index",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0013_track_in_key_index.sql"
+                )),
+            },
         ]
     };
 }

@@ -65,13 +65,26 @@ macro_rules! point_columns {
 }
 pub(crate) use point_columns;
 
-/// The columns of a point a track is drawn from (`Points::track_points`).
+/// The columns of a point a track is drawn from (`Points::track_points`). PostgreSQL's key
+/// index carries them (migration 13): one added here must be added there, or every track is
+/// read from the heap again (`postgres::tests`).
 macro_rules! track_point_columns {
     () => {
         "time, lat, lng, altitude, speed, heading, satellites, valid, lbs, alarms, buffered"
     };
 }
-pub(crate) use track_point_columns;
+
+/// What follows the column list of a read of a tracker's points by time range.
+macro_rules! point_range_sql {
+    () => {
+        " FROM points WHERE tracker_id = $1 AND time >= $2 AND time <= $3 ORDER BY time LIMIT $4"
+    };
+}
+pub(crate) use point_range_sql;
+
+/// `track_points`' read: on PostgreSQL from the key index alone once vacuumed (migration 13).
+pub(crate) const TRACK_POINTS_SQL: &str =
+    concat!("SELECT ", track_point_columns!(), point_range_sql!());
 
 /// The columns of a sensor's definition, in the order `bind_sensor` binds them.
 macro_rules! sensor_columns {
@@ -109,8 +122,8 @@ macro_rules! impl_store {
             use $crate::shared::ingest::{self, HistoryEntry, IngestTx, PerTracker};
             use $crate::shared::published::At;
             use $crate::shared::store_impl::{
-                point_columns, sensor_columns, tracker_select, LOCK_MIGRATIONS, LOCK_REGISTRATION,
-                POINTS_PER_INSERT, POINT_COLUMNS,
+                point_columns, point_range_sql, sensor_columns, tracker_select, LOCK_MIGRATIONS,
+                LOCK_REGISTRATION, POINTS_PER_INSERT, POINT_COLUMNS,
             };
             use $crate::shared::{self, bind_ids, Migration, IN_CHUNK, STATE_CHUNK};
             use $crate::traits::{Points, Registration, Sensors, States, Trackers, Users};
@@ -126,14 +139,6 @@ macro_rules! impl_store {
             }
 
             type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
-
-            /// What follows the column list of a read of a tracker's points by time range.
-            macro_rules! point_range_sql {
-                () => {
-                    " FROM points WHERE tracker_id = $1 AND time >= $2 AND time <= $3 \
-                     ORDER BY time LIMIT $4"
-                };
-            }
 
             /// The parameters of `point_range_sql!()`.
             fn range_args(tracker: TrackerId, from: i64, to: i64, limit: u32) -> Vec<i64> {
@@ -1533,14 +1538,9 @@ macro_rules! impl_store {
                     to: i64,
                     limit: u32,
                 ) -> Result<Vec<Point>> {
-                    let sql = concat!(
-                        "SELECT ",
-                        $crate::shared::store_impl::track_point_columns!(),
-                        point_range_sql!()
-                    );
                     let mut points = self
                         .rows::<shared::TrackPoint>(
-                            sql.into(),
+                            $crate::shared::store_impl::TRACK_POINTS_SQL.into(),
                             range_args(tracker, from, to, limit),
                         )
                         .await?;

@@ -502,8 +502,9 @@ mod tests {
     use trackd_core::point::{Point, Position};
     use trackd_core::TrackerId;
 
-    use super::PgStore;
+    use super::{PgStore, MIGRATIONS};
     use crate::shared::store_impl::TRACK_POINTS_SQL;
+    use crate::shared::Migration;
     use crate::Points;
 
     fn located(tracker: i64, time: i64) -> Point {
@@ -567,5 +568,55 @@ mod tests {
         );
         assert!(plan.contains("Heap Fetches: 0"), "{plan}");
         assert!(plan.contains("rows=1000 loops=1"), "{plan}");
+    }
+
+    /// A database from before migration 13 keeps its points through the key's rebuild, the
+    /// key still refuses a repeat, and the track is read from the new index.
+    #[tokio::test]
+    async fn points_survive_the_key_index_rebuild() {
+        let Some(db) = crate::testing::fresh_database().await else {
+            return;
+        };
+        let before: Vec<Migration> = MIGRATIONS
+            .iter()
+            .filter(|m| m.version < 13)
+            .cloned()
+            .collect();
+        let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+        let old = PgStore {
+            pool: pool.clone(),
+            ingest: Vec::new(),
+            node: "before 13".into(),
+            tracker_cache: Default::default(),
+            published: Default::default(),
+        };
+        old.migrate(&before).await.unwrap();
+        let stored: Vec<Point> = [(2, 20), (1, 30), (1, 10), (2, 5)]
+            .into_iter()
+            .map(|(tracker, time)| located(tracker, time))
+            .collect();
+        assert_eq!(old.store_points(&stored).await.unwrap(), 4);
+        pool.close().await;
+
+        let store = PgStore::open(db.url()).await.unwrap();
+        let index: String = sqlx::query_scalar("SELECT pg_get_indexdef('points_pkey'::regclass)")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert!(
+            index.ends_with(
+                "(tracker_id, \"time\") INCLUDE (lat, lng, altitude, speed, heading, \
+                 satellites, valid, lbs, alarms, buffered)"
+            ),
+            "{index}"
+        );
+        let track = store.track_points(TrackerId(1), 0, 100, 10).await.unwrap();
+        let times: Vec<i64> = track.iter().map(|p| p.time).collect();
+        assert_eq!(times, [10, 30]);
+        assert_eq!(store.count_points(TrackerId(2)).await.unwrap(), 2);
+        // A device's retransmission of a stored record, beside a new one.
+        let again = [located(1, 30), located(1, 40)];
+        assert_eq!(store.store_points(&again).await.unwrap(), 1);
+        assert_eq!(store.count_points(TrackerId(1)).await.unwrap(), 3);
     }
 }

@@ -63,6 +63,8 @@ pub struct Inner {
     ip_limiter: RateLimiter<IpAddr>,
     user_limiter: RateLimiter<UserId>,
     pub(crate) login_throttle: LoginThrottle,
+    /// The state objects `get_states` answered, kept while unchanged.
+    pub(crate) rendered_states: tracker::rendered::RenderedStates,
 }
 
 impl AppState {
@@ -103,6 +105,7 @@ impl AppState {
             state_config,
             counter_config,
             clock,
+            rendered_states: Default::default(),
         }))
     }
 }

@@ -40,18 +40,20 @@ impl Reply {
 
     /// A key whose value is serialized now, straight from typed values: a list of 10,000
     /// track points built as `Value`s first cost an allocation per key of every point.
-    pub fn with_serialized(mut self, key: &'static str, value: &impl Serialize) -> Self {
+    pub fn with_serialized(self, key: &'static str, value: &impl Serialize) -> Self {
         match serde_json::to_string(value) {
-            Ok(json) => {
-                self.fields.remove(key);
-                self.serialized.push((key, json));
-            }
+            Ok(json) => self.with_json(key, json),
             // Our own types with string keys always serialize; were one not to, the key
             // would still be answered, as null, rather than the whole answer be lost.
-            Err(_) => {
-                self.fields.insert(key.to_owned(), Value::Null);
-            }
+            Err(_) => self.with(key, Value::Null),
         }
+    }
+
+    /// A key whose value is JSON already, as `serde_json` wrote it (or put together from
+    /// pieces it wrote): it goes into the body as it is.
+    pub(crate) fn with_json(mut self, key: &'static str, json: String) -> Self {
+        self.fields.remove(key);
+        self.serialized.push((key, json));
         self
     }
 

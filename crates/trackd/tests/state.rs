@@ -123,9 +123,21 @@ impl Setup {
             .await;
     }
 
+    /// `get_state`, and the same object from `get_states`, which keeps the objects it
+    /// rendered while their tracker and state are unchanged: each step of a test that calls
+    /// this is one where a kept object must not be answered (new data, time gone by, a new
+    /// device), and the encodings after the first are answered what it kept.
     async fn expect_state(&self, tracker: TrackerId, now: i64, state: &Value) {
         let body = json!({"success": true, "user_time": at(now), "state": state});
         self.expect("tracker/get_state", tracker, body).await;
+        let states = json!({"success": true, "user_time": at(now),
+                            "states": {tracker.0.to_string(): state}});
+        for params in [json!({"trackers": [tracker.0]}), json!({})] {
+            let mut params = params;
+            params["hash"] = json!(self.hash);
+            let answer = self.app.call_all("tracker/get_states", params).await;
+            assert_eq!(answer, (200, states.clone()), "get_states");
+        }
     }
 }
 
@@ -579,6 +591,67 @@ async fn get_states_lists_blocked_and_missing_trackers_or_refuses_them() {
             "{path}"
         );
     }
+}
+
+/// `get_states` keeps the objects it rendered while their trackers and states are unchanged:
+/// a new report answers anew even where the statuses stay as they were, and each call is
+/// answered in its own time format.
+#[tokio::test]
+async fn get_states_answers_each_report_and_each_time_format() {
+    let s = setup().await;
+    let a = register(s.app.store.as_ref(), s.account, Protocol::Wialon, IMEI).await;
+    let mut device = Wialon::login(&s.app, IMEI).await;
+    device.report(record(0, 0, 0, 0, 9, false)).await;
+    let mut state = empty_wialon_state(s.source_id(a).await);
+    reported(&mut state, 0, false);
+    state["gps"] = gps(0, 0, 0);
+    state["connection_status"] = json!("active");
+    state["movement_status"] = json!("stopped");
+    state["movement_status_update"] = at(0);
+    s.expect_state(a, 0, &state).await;
+
+    // Standing still ten seconds on, a little further north: active and stopped since 0
+    // as before, the rest new.
+    s.advance(10);
+    device.report(record(10, 1, 0, 0, 9, false)).await;
+    reported(&mut state, 10, false);
+    state["gps"] = gps(10, 1, 0);
+    s.expect_state(a, 10, &state).await;
+
+    // In ISO 8601 when asked, then as alice reads times again.
+    let iso = |secs: i64| {
+        let berlin = utc(secs) + chrono::Duration::milliseconds(BERLIN_MS);
+        json!(berlin.format("%Y-%m-%dT%H:%M:%S+02:00").to_string())
+    };
+    let mut iso_state = state.clone();
+    for key in [
+        "last_update",
+        "inputs_update",
+        "outputs_update",
+        "ignition_update",
+    ] {
+        iso_state[key] = iso(10);
+    }
+    iso_state["movement_status_update"] = iso(0);
+    iso_state["gps"]["updated"] = iso(10);
+    iso_state["gsm"]["updated"] = iso(10);
+    iso_state["additional"]["hardware_key"]["updated"] = iso(10);
+    let answer = s
+        .app
+        .call_all(
+            "tracker/get_states",
+            json!({"hash": s.hash, "iso_datetime": true}),
+        )
+        .await;
+    assert_eq!(
+        answer,
+        (
+            200,
+            json!({"success": true, "user_time": iso(10),
+                   "states": {a.0.to_string(): iso_state}})
+        )
+    );
+    s.expect_state(a, 10, &state).await;
 }
 
 /// The points of the history test: (seconds, position north, steps east, speed, satellites,

@@ -8,6 +8,7 @@ pub mod group;
 pub mod models;
 pub mod readings;
 pub mod register;
+pub(crate) mod rendered;
 pub mod sensor;
 pub mod settings;
 pub mod state;

@@ -2,9 +2,11 @@
 //! `get_inputs` and `get_diagnostics`. Each reads the trackers with their states
 //! (`Store::tracker_states`: the trackers kept in memory while unchanged, the states as ingest
 //! last committed them, or else in one query) and derives the statuses at the time of the call
-//! by the rules of docs/state.md.
+//! by the rules of docs/state.md. `get_states` answers the objects it rendered before where
+//! nothing they were rendered from has changed (`rendered`).
 
 use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -16,6 +18,7 @@ use trackd_core::tracker::Tracker;
 use trackd_core::TrackerId;
 
 use super::not_blocked;
+use super::rendered::{Statuses, Wanted};
 use super::sensor::owner;
 use crate::time::Formatted;
 use crate::{ApiError, Ctx, Reply};
@@ -150,9 +153,13 @@ struct GsmObject {
     updated: Option<Formatted>,
 }
 
-/// The state object at `now`.
-pub fn render(ctx: &Ctx, tracker: &Tracker, state: &TrackerState, now: i64) -> StateObject {
-    let config = &ctx.state.state_config;
+/// The state object with its statuses at the time of the call ([`Statuses::at`]).
+pub(crate) fn render(
+    ctx: &Ctx,
+    tracker: &Tracker,
+    state: &TrackerState,
+    statuses: Statuses,
+) -> StateObject {
     let time = |t: Option<i64>| t.map(|t| ctx.time.at(t));
     // The last GPS fix; a cell-tower location only while there has never been one.
     let (fix, lbs) = match (&state.gps, &state.lbs) {
@@ -172,7 +179,6 @@ pub fn render(ctx: &Ctx, tracker: &Tracker, state: &TrackerState, now: i64) -> S
         speed: whole(fix.and_then(|f| f.speed)),
         updated: time(fix.map(|f| f.time)),
     };
-    let (movement, movement_since) = state.movement_status(now, config);
     let mut additional = Map::new();
     if let Some(key) = &state.hardware_key {
         additional.insert(
@@ -185,9 +191,7 @@ pub fn render(ctx: &Ctx, tracker: &Tracker, state: &TrackerState, now: i64) -> S
         additional,
         battery_level: state.battery_level.as_ref().map(|b| b.value),
         battery_update: time(state.battery_level.as_ref().map(|b| b.time)),
-        connection_status: state
-            .connection_status(tracker.source.replaced_at, now, config)
-            .as_str(),
+        connection_status: statuses.connection.as_str(),
         gps,
         gsm: state.gsm.map(|g| GsmObject {
             network_name: None,
@@ -203,8 +207,8 @@ pub fn render(ctx: &Ctx, tracker: &Tracker, state: &TrackerState, now: i64) -> S
         ),
         inputs_update: time(state.inputs.as_ref().map(|i| i.time)),
         last_update: time(state.last_update),
-        movement_status: movement.as_str(),
-        movement_status_update: time(movement_since),
+        movement_status: statuses.movement.as_str(),
+        movement_status_update: time(statuses.movement_since),
         outputs: bits(
             state.outputs.as_ref().map(|o| o.value),
             model_count(tracker, "digital_outputs"),
@@ -218,9 +222,10 @@ pub fn render(ctx: &Ctx, tracker: &Tracker, state: &TrackerState, now: i64) -> S
 pub async fn get_state(ctx: Ctx) -> Result<Reply, ApiError> {
     let (tracker, state) = tracker_with_state(&ctx).await?;
     let now = ctx.now();
+    let statuses = Statuses::at(&tracker, &state, now, &ctx.state.state_config);
     Ok(Reply::ok()
         .with("user_time", ctx.time.format(now))
-        .with_serialized("state", &render(&ctx, &tracker, &state, now)))
+        .with_serialized("state", &render(&ctx, &tracker, &state, statuses)))
 }
 
 /// `tracker/get_states`: the named trackers (all of the account's when `trackers` is left
@@ -269,6 +274,7 @@ pub async fn get_states(ctx: Ctx) -> Result<Reply, ApiError> {
         return Err(ApiError::new(208));
     }
     let now = ctx.now();
+    let config = &ctx.state.state_config;
     let mut live = Vec::with_capacity(rows.len());
     let mut blocked = Vec::new();
     let no_data = TrackerState::default();
@@ -278,23 +284,23 @@ pub async fn get_states(ctx: Ctx) -> Result<Reply, ApiError> {
         } else if tracker.source.blocked {
             blocked.push(tracker.id.0);
         } else {
-            live.push((
-                tracker.id.0.to_string(),
-                &**tracker,
-                state.as_deref().unwrap_or(&no_data),
-            ));
+            let statuses = Statuses::at(tracker, state.as_deref().unwrap_or(&no_data), now, config);
+            live.push(Wanted {
+                tracker,
+                state: state.as_ref(),
+                statuses,
+            });
         }
     }
-    // Keyed as a JSON object's keys are ordered elsewhere: as strings.
-    live.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let states = States {
-        ctx: &ctx,
-        live,
-        now,
-    };
+    let objects = ctx.state.rendered_states.objects(&live, ctx.time, |w| {
+        let state = w.state.map_or(&no_data, |s| &**s);
+        let object = render(&ctx, w.tracker, state, w.statuses);
+        // Our own type with string keys: it always serializes.
+        serde_json::to_string(&object).unwrap_or_else(|_| "null".to_owned())
+    });
     let mut reply = Reply::ok()
         .with("user_time", ctx.time.format(now))
-        .with_serialized("states", &states);
+        .with_json("states", states_object(&live, &objects));
     if list_blocked {
         reply = reply.with("blocked", blocked);
     }
@@ -305,22 +311,30 @@ pub async fn get_states(ctx: Ctx) -> Result<Reply, ApiError> {
     Ok(reply)
 }
 
-/// The state objects of `get_states`, each rendered as it is serialized.
-struct States<'a> {
-    ctx: &'a Ctx,
-    /// Key, tracker and state, by key.
-    live: Vec<(String, &'a Tracker, &'a TrackerState)>,
-    now: i64,
-}
-
-impl Serialize for States<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(
-            self.live
-                .iter()
-                .map(|(key, tracker, state)| (key, render(self.ctx, tracker, state, self.now))),
-        )
+/// The `states` object: each tracker's object under its ID, the keys ordered as a JSON
+/// object's keys are elsewhere (as strings).
+fn states_object(live: &[Wanted<'_>], objects: &[Arc<str>]) -> String {
+    let mut keyed: Vec<(String, &str)> = live
+        .iter()
+        .zip(objects)
+        .map(|(w, object)| (w.tracker.id.0.to_string(), &**object))
+        .collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let size: usize = keyed.iter().map(|(k, o)| k.len() + o.len() + 4).sum();
+    let mut json = String::with_capacity(size + 2);
+    json.push('{');
+    for (i, (key, object)) in keyed.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        // A tracker's ID is digits: nothing in it to escape.
+        json.push('"');
+        json.push_str(key);
+        json.push_str("\":");
+        json.push_str(object);
     }
+    json.push('}');
+    json
 }
 
 /// `tracker/get_last_gps_point`: the last valid GPS fix; cell-tower locations never count.

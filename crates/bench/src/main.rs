@@ -22,6 +22,7 @@ mod sys;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use e2e::{Backend, Bench, ProbeResult};
 use trackd_sim::{Latency, Mix, SimProtocol};
@@ -251,15 +252,27 @@ async fn bench(args: &Args) -> anyhow::Result<Figures> {
                 if part('c') {
                     eprintln!("bench: {b}, {conns} connections: raw insert");
                     let points = bench.stored_points().await?;
-                    let raw = match backend {
-                        Backend::Sqlite => raw::sqlite(&bench.url, points).await?,
-                        Backend::Postgres => raw::postgres(&bench.url, points).await?,
+                    let last = |f: &Figures, k: &str| {
+                        f.values.get(&key(k)).and_then(|v| v.last()).copied()
+                    };
+                    let (raw, like_b) = match backend {
+                        Backend::Sqlite => {
+                            let mut plans = vec![raw::FAST];
+                            plans.extend(last(&f, "rows_per_commit").map(raw::Plan::like_b));
+                            let mut figures =
+                                raw::sqlite(&bench.url, points, &plans).await?.into_iter();
+                            (figures.next().context("(c) ran")?, figures.next())
+                        }
+                        Backend::Postgres => (raw::postgres(&bench.url, points).await?, None),
                     };
                     f.put(format!("c/{b}/{conns}/rate"), raw.rate());
                     f.put(format!("c/{b}/{conns}/rows"), raw.rows as f64);
-                    if let Some(e2e) = f.values.get(&key("rate")).and_then(|v| v.last()) {
-                        let ratio = e2e / raw.rate();
-                        f.put(format!("c/{b}/{conns}/ratio"), ratio);
+                    if let Some(e2e) = last(&f, "rate") {
+                        f.put(format!("c/{b}/{conns}/ratio"), e2e / raw.rate());
+                        if let Some(like_b) = like_b {
+                            f.put(format!("c/{b}/{conns}/like_b"), like_b.rate());
+                            f.put(format!("c/{b}/{conns}/ratio_like_b"), e2e / like_b.rate());
+                        }
                     }
                 }
                 if part('d') && conns == most {
@@ -453,10 +466,16 @@ fn print(args: &Args, f: &Figures, machine: &str, fds: (u64, u64)) {
             row("rows inserted raw", &|b, c| {
                 f.cell(&format!("c/{b}/{c}/rows"), thousands)
             });
+            let percent = |v: f64| format!("{:.0} %", v * 100.0);
             row("(b) / (c)", &|b, c| {
-                f.cell(&format!("c/{b}/{c}/ratio"), |v| {
-                    format!("{:.0} %", v * 100.0)
-                })
+                f.cell(&format!("c/{b}/{c}/ratio"), percent)
+            });
+            row(
+                "(c′) raw insert rows/s in commits like (b)'s (SQLite: its mean rows a commit, by message; syncs left out, as trackd syncs beside the writer)",
+                &|b, c| f.cell_range(&format!("c/{b}/{c}/like_b"), thousands),
+            );
+            row("(b) / (c′): trackd's own work", &|b, c| {
+                f.cell(&format!("c/{b}/{c}/ratio_like_b"), percent)
             });
         }
         row("target (b)", &|b, _| {

@@ -53,21 +53,27 @@ impl Plan {
         }
     }
 
-    /// The rows in this plan's commits, each commit sorted by key as ingest sorts a batch.
-    fn commits<'r, 'p>(&self, in_time_order: &'r [PointRow<'p>]) -> Vec<Vec<&'r PointRow<'p>>> {
+    /// The rows in the order this plan takes them: arranged before the clock starts.
+    fn order<'r, 'p>(&self, in_time_order: &'r [PointRow<'p>]) -> Vec<&'r PointRow<'p>> {
         let mut order: Vec<&PointRow<'_>> = in_time_order.iter().collect();
         if self.by_message {
             // A message's records share the time it was received.
             order.sort_by_key(|r| (r.received_at, r.tracker_id, r.time));
         }
         order
-            .chunks(self.rows.max(1))
-            .map(|chunk| {
-                let mut commit = chunk.to_vec();
-                commit.sort_by_key(|r| (r.tracker_id, r.time));
-                commit
-            })
-            .collect()
+    }
+
+    /// The plan's commits of `order`, each sorted by key as ingest sorts a batch: inside the
+    /// clock, as ingest's sort is inside a commit.
+    fn commits<'a, 'r, 'p>(
+        &self,
+        order: &'a [&'r PointRow<'p>],
+    ) -> impl Iterator<Item = Vec<&'r PointRow<'p>>> + 'a {
+        order.chunks(self.rows.max(1)).map(|chunk| {
+            let mut commit = chunk.to_vec();
+            commit.sort_by_key(|r| (r.tracker_id, r.time));
+            commit
+        })
     }
 }
 const COLUMNS: usize = 26;
@@ -154,9 +160,9 @@ fn sqlite_blocking(
         for (n, (kind, sql)) in schema.iter().enumerate() {
             conn.execute_batch(&copy_of(kind, sql, n))?;
         }
-        let commits = plan.commits(&values);
+        let order = plan.order(&values);
         let started = Instant::now();
-        for commit in commits {
+        for commit in plan.commits(&order) {
             let tx = conn.transaction()?;
             {
                 let mut statement = tx.prepare_cached(&insert)?;
@@ -202,8 +208,9 @@ pub async fn postgres(url: &str, points: Vec<Point>) -> anyhow::Result<RawFigure
         .await?;
     // Binary, as trackd's ingest sends it: neither side formats or parses a number.
     let copy = format!("COPY points_raw ({COLUMN_LIST}) FROM STDIN (FORMAT binary)");
+    let order = FAST.order(&values);
     let started = Instant::now();
-    for sorted in FAST.commits(&values) {
+    for sorted in FAST.commits(&order) {
         let data = points_copy_data(&sorted)?;
         let mut tx = conn.begin().await?;
         let mut sink = tx.copy_in_raw(&copy).await?;
@@ -225,10 +232,9 @@ mod tests {
 
     use super::*;
 
-    /// (tracker, time) of each commit's rows.
-    fn keys(commits: Vec<Vec<&PointRow<'_>>>) -> Vec<Vec<(i64, i64)>> {
-        commits
-            .iter()
+    /// (tracker, time) of the rows of each of the plan's commits.
+    fn keys(plan: Plan, rows: &[PointRow<'_>]) -> Vec<Vec<(i64, i64)>> {
+        plan.commits(&plan.order(rows))
             .map(|c| c.iter().map(|r| (r.tracker_id, r.time)).collect())
             .collect()
     }
@@ -255,14 +261,14 @@ mod tests {
             synchronous: "NORMAL",
         };
         assert_eq!(
-            keys(four(false).commits(&rows)),
+            keys(four(false), &rows),
             [
                 vec![(2, 1), (2, 2), (2, 5), (2, 6)],
                 vec![(1, 10), (1, 11), (1, 12), (1, 13)]
             ]
         );
         assert_eq!(
-            keys(four(true).commits(&rows)),
+            keys(four(true), &rows),
             [
                 vec![(1, 10), (1, 11), (2, 5), (2, 6)],
                 vec![(1, 12), (1, 13), (2, 1), (2, 2)]
@@ -275,7 +281,7 @@ mod tests {
                 ..four(true)
             }
         );
-        assert_eq!(keys(Plan::like_b(100.0).commits(&rows)).len(), 1);
+        assert_eq!(keys(Plan::like_b(100.0), &rows).len(), 1);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Device-side encoders: what a tracker of each simulated protocol puts on the wire. They are
 //! tested by decoding their output with the server's own protocol sessions.
 
+mod decimal;
 pub mod osmand;
 pub mod teltonika;
 pub mod wialon;

@@ -9,6 +9,7 @@
 
 use std::fmt::Write as _;
 
+use super::decimal::Fixed;
 use crate::route::Sample;
 
 /// Knots per km/h: the Traccar Client sends `speed` in knots.
@@ -20,23 +21,23 @@ pub fn requests(device_id: &str, host: &str, samples: &[Sample]) -> Vec<u8> {
     for s in samples {
         let _ = write!(
             out,
-            "GET /?id={device_id}&timestamp={}&lat={:.7}&lon={:.7}&speed={:.3}&bearing={:.0}\
-             &altitude={:.0}&sat={}&hdop={:.1}&ignition={}&motion={}&power={:.2}\
-             &odometer={:.0}&lls_level_1={:.1} HTTP/1.1\r\nHost: {host}\r\n\
+            "GET /?id={device_id}&timestamp={}&lat={}&lon={}&speed={}&bearing={}\
+             &altitude={}&sat={}&hdop={}&ignition={}&motion={}&power={}\
+             &odometer={}&lls_level_1={} HTTP/1.1\r\nHost: {host}\r\n\
              User-Agent: trackd-sim\r\n\r\n",
             s.time_ms,
-            s.lat,
-            s.lon,
-            s.speed_kmh / KNOTS,
-            s.course,
-            s.altitude,
+            Fixed(s.lat, 7),
+            Fixed(s.lon, 7),
+            Fixed(s.speed_kmh / KNOTS, 3),
+            Fixed(s.course, 0),
+            Fixed(s.altitude, 0),
             s.satellites,
-            s.hdop,
+            Fixed(s.hdop, 1),
             s.ignition,
             s.motion,
-            s.board_voltage,
-            s.odometer_m,
-            s.fuel_l,
+            Fixed(s.board_voltage, 2),
+            Fixed(s.odometer_m, 0),
+            Fixed(s.fuel_l, 1),
         );
     }
     out.into_bytes()

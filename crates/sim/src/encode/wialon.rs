@@ -8,10 +8,11 @@
 //! `board_voltage`, `lls_level_1` and `hw_mileage`; movement goes in input 2 (bit 1) since
 //! the protocol has no field for it.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use trackd_protocol::checksum::crc16_arc;
 
+use super::decimal::Fixed;
 use crate::route::Sample;
 
 pub const LOGIN_ACK: &[u8] = b"#AL#1\r\n";
@@ -24,12 +25,16 @@ pub fn login(imei: &str) -> Vec<u8> {
 
 /// One record as `#D#` (one sample) or a black box `#B#` (several).
 pub fn packet(samples: &[Sample]) -> Vec<u8> {
+    let mut body = String::with_capacity(samples.len() * 160);
     match samples {
-        [one] => with_crc("#D#", format!("{};", record(one))),
+        [one] => {
+            record(&mut body, one);
+            body.push(';');
+            with_crc("#D#", body)
+        }
         many => {
-            let mut body = String::with_capacity(many.len() * 120);
             for s in many {
-                body.push_str(&record(s));
+                record(&mut body, s);
                 body.push('|');
             }
             with_crc("#B#", body)
@@ -52,44 +57,48 @@ fn with_crc(kind: &str, covered: String) -> Vec<u8> {
 }
 
 /// The 16 fields of an extended record, without a trailing separator.
-fn record(s: &Sample) -> String {
+fn record(out: &mut String, s: &Sample) {
     let (date, time) = date_time(s.time_ms);
-    let mut out = String::with_capacity(128);
     let _ = write!(
         out,
-        "{date};{time};{};{};{:.0};{:.0};{:.0};{};{:.1};{};0;NA;NA;",
-        coordinate(s.lat, 'N', 'S'),
-        coordinate(s.lon, 'E', 'W'),
-        s.speed_kmh,
-        s.course,
-        s.altitude,
+        "{date};{time};{};{};{};{};{};{};{};{};0;NA;NA;",
+        Coordinate(s.lat, 'N', 'S'),
+        Coordinate(s.lon, 'E', 'W'),
+        Fixed(s.speed_kmh, 0),
+        Fixed(s.course, 0),
+        Fixed(s.altitude, 0),
         s.satellites,
-        s.hdop,
+        Fixed(s.hdop, 1),
         if s.motion { 2 } else { 0 },
     );
     let _ = write!(
         out,
-        "ign:1:{},pwr_ext:2:{:.2},fuel1:2:{:.1},odometer:2:{:.3}",
+        "ign:1:{},pwr_ext:2:{},fuel1:2:{},odometer:2:{}",
         u8::from(s.ignition),
-        s.board_voltage,
-        s.fuel_l,
-        s.odometer_m / 1000.0
+        Fixed(s.board_voltage, 2),
+        Fixed(s.fuel_l, 1),
+        Fixed(s.odometer_m / 1000.0, 3)
     );
-    out
 }
 
-/// `ddmm.mmmmmm;N` from signed degrees (six decimals of minutes: a few centimetres).
-fn coordinate(deg: f64, plus: char, minus: char) -> String {
-    let hemisphere = if deg < 0.0 { minus } else { plus };
-    let abs = deg.abs();
-    let mut whole = abs.floor();
-    let mut minutes = (abs - whole) * 60.0;
-    // Rounding must not print 60 minutes.
-    if (minutes * 1e6).round() >= 60.0 * 1e6 {
-        whole += 1.0;
-        minutes = 0.0;
+/// `ddmm.mmmmmm;N` from signed degrees (six decimals of minutes: a few centimetres), with
+/// the letters for north or east and south or west.
+struct Coordinate(f64, char, char);
+
+impl fmt::Display for Coordinate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Coordinate(deg, plus, minus) = *self;
+        let hemisphere = if deg < 0.0 { minus } else { plus };
+        let abs = deg.abs();
+        let mut whole = abs.floor();
+        let mut minutes = (abs - whole) * 60.0;
+        // Rounding must not print 60 minutes.
+        if (minutes * 1e6).round() >= 60.0 * 1e6 {
+            whole += 1.0;
+            minutes = 0.0;
+        }
+        write!(f, "{};{hemisphere}", Fixed(whole * 100.0 + minutes, 6))
     }
-    format!("{:.6};{hemisphere}", whole * 100.0 + minutes)
 }
 
 /// `ddmmyy` and `hhmmss.fff`, UTC.
@@ -175,6 +184,7 @@ mod tests {
 
     #[test]
     fn southern_and_western_hemispheres_and_dates() {
+        let coordinate = |deg, plus, minus| Coordinate(deg, plus, minus).to_string();
         assert_eq!(coordinate(-33.5, 'N', 'S'), "3330.000000;S");
         assert_eq!(coordinate(-70.25, 'E', 'W'), "7015.000000;W");
         assert_eq!(coordinate(10.99999999999, 'N', 'S'), "1100.000000;N");

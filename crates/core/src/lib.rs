@@ -10,6 +10,7 @@ pub mod ids;
 pub mod lenient;
 pub mod metrics;
 pub mod point;
+pub mod readings;
 pub mod rights;
 pub mod sensor;
 pub mod state;

@@ -1,9 +1,8 @@
 //! A stored point: one record of one tracker at one time, as ingest derived it from what a
 //! device sent. Points are keyed by (tracker, time): a retransmitted record is the same point.
 
-use serde_json::{Map, Value};
-
 use crate::ids::TrackerId;
+use crate::readings::Readings;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Point {
@@ -26,7 +25,7 @@ pub struct Point {
     pub gsm_cell: Option<GsmCell>,
     pub hardware_key: Option<String>,
     /// Readings keyed by Navixy input name.
-    pub io: Map<String, Value>,
+    pub io: Readings,
     /// Alarm names.
     pub alarms: Vec<String>,
     /// The device sent it from its memory.
@@ -74,7 +73,7 @@ impl Point {
             gsm_signal: None,
             gsm_cell: None,
             hardware_key: None,
-            io: Map::new(),
+            io: Readings::new(),
             alarms: Vec::new(),
             buffered: false,
         }

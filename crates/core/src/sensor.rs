@@ -24,6 +24,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
 use crate::ids::TrackerId;
+use crate::readings::Readings;
 
 pub use calibration::{calibrate, parse_calibration, CalibrationPoint, MAX_CALIBRATION_POINTS};
 pub use inputs::{input_names, InputName};
@@ -448,11 +449,7 @@ impl SensorValue {
 /// input name), in the units of `system`. `None` when the point does not carry the input, the
 /// input is not a number, the raw value is outside the sensor's `min..=max`, or the sensor is
 /// discrete (its state is a bit of the point's inputs: [`discrete_state`]).
-pub fn evaluate(
-    sensor: &Sensor,
-    io: &Map<String, Value>,
-    system: MeasurementSystem,
-) -> Option<SensorValue> {
+pub fn evaluate(sensor: &Sensor, io: &Readings, system: MeasurementSystem) -> Option<SensorValue> {
     let value = match &sensor.def.kind {
         Kind::Metering(m) => metering_value(m, &sensor.calibration, io)?,
         Kind::Virtual(v) => virtual_value(v, io)?,
@@ -481,7 +478,7 @@ pub fn evaluate(
 pub fn metering_value(
     m: &Metering,
     calibration: &[CalibrationPoint],
-    io: &Map<String, Value>,
+    io: &Readings,
 ) -> Option<f64> {
     let raw = raw_number(io.get(&m.input_name)?)?;
     let params = m.parameters.as_ref();
@@ -496,7 +493,7 @@ pub fn metering_value(
 }
 
 /// A virtual sensor's value: 1 or 0 for `in_range` and `bit_index`, the input for `identity`.
-pub fn virtual_value(v: &Virtual, io: &Map<String, Value>) -> Option<f64> {
+pub fn virtual_value(v: &Virtual, io: &Readings) -> Option<f64> {
     let x = raw_number(io.get(&v.input_name)?)?;
     let Some(p) = &v.parameters else {
         return Some(x);

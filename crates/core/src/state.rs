@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::point::Point;
+use crate::readings::Name;
 
 /// The thresholds of the status rules. Times in seconds, speeds in km/h.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -191,7 +192,7 @@ pub struct TrackerState {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hardware_key: Option<Stamped<String>>,
     /// The newest value of each reading, by Navixy input name (CAN, OBD, analog, ...).
-    pub io: BTreeMap<String, Stamped<Value>>,
+    pub io: BTreeMap<Name, Stamped<Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub movement: Option<Movement>,
 }
@@ -298,7 +299,7 @@ impl TrackerState {
         for (name, value) in &p.io {
             // A reading the state holds already is updated in place: its name is not
             // allocated again for every point (the writer applies every point it commits).
-            match self.io.get_mut(name) {
+            match self.io.get_mut(name.as_ref()) {
                 Some(slot) => {
                     if newer(t, Some(slot.time)) {
                         slot.value = value.clone();
@@ -652,11 +653,11 @@ mod tests {
     #[test]
     fn a_newer_reading_replaces_the_one_held_and_an_equal_time_does_not() {
         let mut first = fix(10, 50.0);
-        first.io.insert("can_rpm".into(), json!(2000));
+        first.io.insert("can_rpm", json!(2000));
         let mut same_time = fix(10, 50.0);
-        same_time.io.insert("can_rpm".into(), json!(900));
+        same_time.io.insert("can_rpm", json!(900));
         let mut newer = fix(20, 50.0);
-        newer.io.insert("can_rpm".into(), json!(2500));
+        newer.io.insert("can_rpm", json!(2500));
         let s = state(&[first.clone(), same_time.clone()]);
         assert_eq!(
             (&s.io["can_rpm"].value, s.io["can_rpm"].time),
@@ -675,14 +676,14 @@ mod tests {
         let mut newest = fix(10, 50.0);
         newest.battery_level = Some(80);
         newest.ignition = Some(true);
-        newest.io.insert("can_rpm".into(), json!(2000));
+        newest.io.insert("can_rpm", json!(2000));
         let mut late = fix(5, 0.0);
         late.position = Some(position(10.0, 0.0, true, false));
         late.battery_level = Some(20);
         late.ignition = Some(false);
         late.inputs = Some(0b101);
-        late.io.insert("can_rpm".into(), json!(700));
-        late.io.insert("obd_vin".into(), json!("VIN1"));
+        late.io.insert("can_rpm", json!(700));
+        late.io.insert("obd_vin", json!("VIN1"));
         let s = state(&[newest.clone(), late.clone()]);
         assert_eq!(s.last_update, Some(now(10)));
         assert_eq!(s.gps.map(|g| g.lat), Some(52.5));
@@ -833,7 +834,7 @@ mod tests {
     fn state_round_trips_through_json() {
         let mut p = fix(0, 30.0);
         p.hardware_key = Some("AB12".into());
-        p.io.insert("obd_vin".into(), json!("WVW"));
+        p.io.insert("obd_vin", json!("WVW"));
         p.inputs = Some(3);
         let s = state(&[p]);
         let text = serde_json::to_string(&s).expect("json");

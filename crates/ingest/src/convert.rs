@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 use trackd_core::point::{GsmCell, Point, Position};
+use trackd_core::readings::Readings;
 use trackd_core::TrackerId;
-use trackd_protocol::{Alarm, FixSource, IoValue, Record};
+use trackd_protocol::{Alarm, FixSource, IoName, IoValue, Record};
 
 /// `time` is the record's own time when it has one; otherwise the caller's `fallback`
 /// (the receive time, made unique per record of one message). The record is consumed: its
@@ -51,7 +52,7 @@ pub fn to_point(tracker: TrackerId, record: Record, received_at: i64, fallback: 
         }
     }
     p.hardware_key = record.hardware_key;
-    p.io = io_map(record.io);
+    p.io = readings(record.io);
     p.alarms = record.alarms.iter().map(alarm_name).collect();
     p.buffered = record.buffered;
     p
@@ -61,19 +62,17 @@ fn finite(v: Option<f64>) -> Option<f64> {
     v.filter(|x| x.is_finite())
 }
 
-fn io_map(io: BTreeMap<String, IoValue>) -> Map<String, Value> {
-    io.into_iter()
-        .filter_map(|(k, v)| {
-            let value = match v {
-                IoValue::Int(i) => Value::Number(Number::from(i)),
-                IoValue::Float(f) => Value::Number(Number::from_f64(f)?),
-                IoValue::Bool(b) => Value::Bool(b),
-                IoValue::Text(s) => Value::String(s),
-                IoValue::Bytes(b) => Value::String(hex(&b)),
-            };
-            Some((k, value))
+/// The decoder's names move into the point as they are: no name is copied or compared again.
+fn readings(io: BTreeMap<IoName, IoValue>) -> Readings {
+    Readings::from_map(io, |v| {
+        Some(match v {
+            IoValue::Int(i) => Value::Number(Number::from(i)),
+            IoValue::Float(f) => Value::Number(Number::from_f64(f)?),
+            IoValue::Bool(b) => Value::Bool(b),
+            IoValue::Text(s) => Value::String(s),
+            IoValue::Bytes(b) => Value::String(hex(&b)),
         })
-        .collect()
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -161,8 +160,10 @@ mod tests {
                 cell_id: 99
             })
         );
-        assert_eq!(p.io["board_voltage"], serde_json::json!(12.5));
-        assert_eq!(p.io["raw"], serde_json::json!("dead"));
+        assert_eq!(
+            serde_json::to_string(&p.io).expect("json"),
+            r#"{"board_voltage":12.5,"hw_mileage":1234,"raw":"dead"}"#
+        );
         assert_eq!(p.alarms, ["sos", "tow"]);
     }
 

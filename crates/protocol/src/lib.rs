@@ -29,7 +29,7 @@ pub(crate) mod testing;
 pub use command::{Command, EncodeError};
 pub use error::{DecodeError, FrameError};
 pub use message::{
-    Alarm, CommandReply, DeviceMessage, Fix, FixSource, Gsm, IoValue, Record, Timestamp,
+    Alarm, CommandReply, DeviceMessage, Fix, FixSource, Gsm, IoName, IoValue, Record, Timestamp,
 };
 pub use protocol::Protocol;
 pub use reader::Reader;

@@ -5,7 +5,13 @@
 //! whatever protocol the device speaks. Units are fixed per name and documented in
 //! `docs/protocols.md`: volts, kilometres, hours, litres, degrees Celsius, km/h.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+/// A reading's Navixy input name. Nearly every name a decoder sets is a literal, so it is
+/// borrowed, not allocated again for each record; the few built at run time (`io_{id}` for
+/// an IO element trackd has no name for, a parameter a text protocol named) are owned.
+pub type IoName = Cow<'static, str>;
 
 /// Milliseconds since the Unix epoch, UTC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -59,7 +65,7 @@ pub struct Record {
     /// Driver identification key (iButton, RFID card), reported as state `hardware_key`.
     pub hardware_key: Option<String>,
     /// Sensor readings keyed by Navixy input name.
-    pub io: BTreeMap<String, IoValue>,
+    pub io: BTreeMap<IoName, IoValue>,
     pub alarms: Vec<Alarm>,
     /// The device sent this record from its memory (history), not live.
     pub buffered: bool,
@@ -72,7 +78,7 @@ impl Record {
             ..Record::default()
         }
     }
-    pub fn set_io(&mut self, name: impl Into<String>, value: impl Into<IoValue>) {
+    pub fn set_io(&mut self, name: impl Into<IoName>, value: impl Into<IoValue>) {
         self.io.insert(name.into(), value.into());
     }
 }

@@ -39,7 +39,14 @@ impl EncodedPoint {
 
     /// Each of `points`, encoded; the first refused fails them all.
     pub fn all(points: impl IntoIterator<Item = Point>) -> Result<Vec<EncodedPoint>> {
-        points.into_iter().map(EncodedPoint::new).collect()
+        // Sized up front: collecting `Result`s hides the length, and each regrowth would move
+        // every point encoded so far.
+        let points = points.into_iter();
+        let mut encoded = Vec::with_capacity(points.size_hint().0);
+        for p in points {
+            encoded.push(EncodedPoint::new(p)?);
+        }
+        Ok(encoded)
     }
 
     /// The readings as a JSON object.
@@ -99,8 +106,8 @@ mod tests {
         let mut p = Point::empty(TrackerId(1), 0, 0);
         let encoded = EncodedPoint::new(p.clone()).expect("encoded");
         assert_eq!((encoded.io_json(), encoded.alarms_json()), ("{}", "[]"));
-        p.io.insert("board_voltage".into(), json!(14.24));
-        p.io.insert("can_\"odd\"".into(), json!("a\nb"));
+        p.io.insert("board_voltage", json!(14.24));
+        p.io.insert("can_\"odd\"", json!("a\nb"));
         p.alarms = vec!["sos".into(), "power_cut".into()];
         let encoded = EncodedPoint::new(p.clone()).expect("encoded");
         assert_eq!(

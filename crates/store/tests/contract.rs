@@ -1190,7 +1190,7 @@ fn full_point(tracker: i64, time: i64) -> Point {
             cell_id: 268_435_455,
         }),
         hardware_key: Some("1A2B3C4D".into()),
-        io: io.as_object().unwrap().clone(),
+        io: serde_json::from_value(io).unwrap(),
         alarms: vec!["sos".into(), "overspeed".into()],
         buffered: true,
     }
@@ -2240,7 +2240,7 @@ async fn postgres_ingest_moves_what_another_node_wrote() {
     let (_, [a1, _, _], _) = alice_and_bob(&*s).await;
     ingest(&*s, &[moving(a1.id, NOW, 52.0)]).await;
     let mut there = moving(a1.id, NOW + 60_000, 52.01);
-    there.io.insert("fuel_level".into(), serde_json::json!(40));
+    there.io.insert("fuel_level", serde_json::json!(40));
     ingest(&*other, &[there]).await;
     ingest(&*s, &[moving(a1.id, NOW + 120_000, 52.02)]).await;
     let state = state_of(&*s, a1.id.0).await.expect("a state");
@@ -2630,7 +2630,7 @@ async fn counters_read_the_trackers_sensors(s: &dyn Store) {
         (1..=12)
             .map(|m| {
                 let mut p = driving(tracker.0, m);
-                p.io.insert("fuel_used".into(), json!(1000.0 + m as f64 * 0.75));
+                p.io.insert("fuel_used", json!(1000.0 + m as f64 * 0.75));
                 p
             })
             .collect()

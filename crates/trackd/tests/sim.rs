@@ -84,7 +84,7 @@ async fn every_acknowledged_record_is_stored() {
         assert!(first.position.is_some_and(|p| p.valid));
         assert!(first.ignition.is_some());
         assert!(
-            first.io.contains_key("board_voltage") && first.io.contains_key("lls_level_1"),
+            first.io.get("board_voltage").is_some() && first.io.get("lls_level_1").is_some(),
             "{:?}",
             first.io
         );

@@ -7,6 +7,7 @@
 
 use serde_json::{json, Map, Value};
 use trackd_core::counter::CounterState;
+use trackd_core::readings::Readings;
 use trackd_core::sensor::{self, Kind, MeasurementSystem, Metering, MeteringType, Sensor};
 use trackd_core::sensor::{SensorId, SensorValue};
 use trackd_core::state::TrackerState;
@@ -34,10 +35,10 @@ fn reading(
     state: &TrackerState,
     system: MeasurementSystem,
 ) -> Option<(SensorValue, i64)> {
-    let input = state.io.get(sensor.def.input_name()?)?;
+    let (name, input) = state.io.get_key_value(sensor.def.input_name()?)?;
     // `evaluate` reads a point's inputs; the one input it needs, as one point would carry it.
-    let mut io = Map::new();
-    io.insert(sensor.def.input_name()?.to_owned(), input.value.clone());
+    let mut io = Readings::new();
+    io.insert(name.clone(), input.value.clone());
     Some((sensor::evaluate(sensor, &io, system)?, input.time))
 }
 

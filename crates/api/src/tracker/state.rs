@@ -502,8 +502,8 @@ pub(crate) fn state_values(state: &TrackerState) -> Vec<(String, Value, i64)> {
     let mut values: Vec<(String, Value, i64)> = state
         .io
         .iter()
-        .filter(|(name, _)| DIAGNOSTIC_STATES.contains(&name.as_str()))
-        .map(|(name, reading)| (name.clone(), reading.value.clone(), reading.time))
+        .filter(|(name, _)| DIAGNOSTIC_STATES.contains(&name.as_ref()))
+        .map(|(name, reading)| (name.to_string(), reading.value.clone(), reading.time))
         .collect();
     if let Some(key) = &state.hardware_key {
         values.push(("hardware_key".into(), json!(key.value), key.time));

@@ -3,9 +3,8 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value};
-
 use crate::point::Point;
+use crate::readings::Readings;
 use crate::sensor::{
     discrete_state, metering_value, virtual_value, CalibrationPoint, DiscreteType, Kind, Metering,
     MeteringType, Sensor, SensorId, VirtualType,
@@ -29,7 +28,7 @@ impl Meter {
         }
     }
 
-    pub fn read(&self, io: &Map<String, Value>) -> Option<f64> {
+    pub fn read(&self, io: &Readings) -> Option<f64> {
         metering_value(&self.metering, &self.calibration, io)
     }
 }

@@ -34,8 +34,8 @@ fn sensor(id: i64, v: Value) -> Sensor {
     }
 }
 
-fn io(v: Value) -> Map<String, Value> {
-    obj(v)
+fn io(v: Value) -> Readings {
+    obj(v).into_iter().collect()
 }
 
 fn close(a: f64, b: f64) -> bool {

@@ -17,19 +17,19 @@ fn split_prefix(s: &str) -> (&str, &str) {
     (s.get(..idx).unwrap_or(""), s.get(idx..).unwrap_or(""))
 }
 
-fn set_f(rec: &mut Record, key: &str, v: Option<f64>) {
+fn set_f(rec: &mut Record, key: &'static str, v: Option<f64>) {
     if let Some(v) = v {
         rec.set_io(key, v);
     }
 }
 
-fn set_i(rec: &mut Record, key: &str, v: Option<i64>) {
+fn set_i(rec: &mut Record, key: &'static str, v: Option<i64>) {
     if let Some(v) = v {
         rec.set_io(key, v);
     }
 }
 
-fn set_text(rec: &mut Record, key: &str, s: &str) {
+fn set_text(rec: &mut Record, key: &'static str, s: &str) {
     if !s.is_empty() {
         rec.set_io(key, s);
     }

@@ -275,10 +275,10 @@ pub(super) fn ble_tags(rec: &mut Record, d: &mut Reader) -> Result<(), DecodeErr
     let mut i = 0u32;
     while d.remaining() > 0 {
         i += 1;
-        set_s(rec, &format!("tag_{i}_mac"), hex(d.bytes(6)?));
-        set_i(rec, &format!("tag_{i}_rssi"), i64::from(d.i8()?));
+        set_s(rec, format!("tag_{i}_mac"), hex(d.bytes(6)?));
+        set_i(rec, format!("tag_{i}_rssi"), i64::from(d.i8()?));
         if bit(mask, 0) {
-            set_s(rec, &format!("tag_{i}_name"), text(d.bytes(10)?));
+            set_s(rec, format!("tag_{i}_name"), text(d.bytes(10)?));
         }
         if bit(mask, 1) {
             d.skip(2)?; // firmware version
@@ -286,19 +286,15 @@ pub(super) fn ble_tags(rec: &mut Record, d: &mut Reader) -> Result<(), DecodeErr
         if bit(mask, 2) {
             set_f(
                 rec,
-                &format!("tag_{i}_battery"),
+                format!("tag_{i}_battery"),
                 f64::from(d.u16()?) / 1000.0,
             );
         }
         if bit(mask, 3) {
-            set_f(rec, &format!("tag_{i}_temp"), f64::from(d.i16()?) / 10.0);
+            set_f(rec, format!("tag_{i}_temp"), f64::from(d.i16()?) / 10.0);
         }
         if bit(mask, 4) {
-            set_f(
-                rec,
-                &format!("tag_{i}_humidity"),
-                f64::from(d.i16()?) / 10.0,
-            );
+            set_f(rec, format!("tag_{i}_humidity"), f64::from(d.i16()?) / 10.0);
         }
         for (n, skip) in [(5, 6), (6, 2), (7, 2)] {
             if bit(mask, n) {
@@ -388,7 +384,7 @@ pub(super) fn obd_rt(rec: &mut Record, line: &str) {
     ];
     for (key, field) in KEYS.iter().zip(line.split(',').skip(1)) {
         if let Ok(v) = field.trim().parse::<f64>() {
-            set_f(rec, key, v);
+            set_f(rec, *key, v);
         }
     }
 }

@@ -237,7 +237,7 @@ fn item(
                 if v != 0xFFFF {
                     set_f(
                         rec,
-                        &format!("ext_temp_sensor_{i}"),
+                        format!("ext_temp_sensor_{i}"),
                         sign_magnitude(v) / 10.0,
                     );
                 }
@@ -273,13 +273,13 @@ fn item(
         }
         0x63 => {
             for i in 1..=len / 11 {
-                set_s(rec, &format!("lock_{i}_id"), hex(d.bytes(6)?));
+                set_s(rec, format!("lock_{i}_id"), hex(d.bytes(6)?));
                 set_f(
                     rec,
-                    &format!("lock_{i}_battery"),
+                    format!("lock_{i}_battery"),
                     f64::from(d.u16()?) / 1000.0,
                 );
-                set_b(rec, &format!("lock_{i}_sealed"), d.u8()? == 0x31);
+                set_b(rec, format!("lock_{i}_sealed"), d.u8()? == 0x31);
                 d.skip(2)?; // physical state, rssi
             }
         }
@@ -310,14 +310,14 @@ fn item(
         0x77 => {
             while d.remaining() > 0 {
                 let i = d.u8()?;
-                set_s(rec, &format!("tire_{i}_sensor_id"), hex(d.bytes(3)?));
+                set_s(rec, format!("tire_{i}_sensor_id"), hex(d.bytes(3)?));
                 set_f(
                     rec,
-                    &format!("tire_{i}_pressure"),
+                    format!("tire_{i}_pressure"),
                     f64::from(d.u16()? & 0x03FF) / 40.0,
                 );
-                set_i(rec, &format!("tire_{i}_temp"), i64::from(d.u8()?) - 50);
-                set_i(rec, &format!("tire_{i}_status"), i64::from(d.u8()?));
+                set_i(rec, format!("tire_{i}_temp"), i64::from(d.u8()?) - 50);
+                set_i(rec, format!("tire_{i}_status"), i64::from(d.u8()?));
             }
         }
         0x80 => {
@@ -354,11 +354,11 @@ fn item(
                 set_f(rec, "battery_voltage", f64::from(d.u16()?) / 100.0);
             } else {
                 for i in 1..=d.u8()? {
-                    set_s(rec, &format!("lock_{i}_id"), hex(d.bytes(5)?));
-                    set_s(rec, &format!("lock_{i}_card"), hex(d.bytes(5)?));
-                    set_i(rec, &format!("lock_{i}_battery_level"), i64::from(d.u8()?));
+                    set_s(rec, format!("lock_{i}_id"), hex(d.bytes(5)?));
+                    set_s(rec, format!("lock_{i}_card"), hex(d.bytes(5)?));
+                    set_i(rec, format!("lock_{i}_battery_level"), i64::from(d.u8()?));
                     let status = u64::from(d.u16()?);
-                    set_b(rec, &format!("lock_{i}_locked"), !bit(status, 5));
+                    set_b(rec, format!("lock_{i}_locked"), !bit(status, 5));
                 }
             }
         }
@@ -387,8 +387,8 @@ fn item(
                 while d.remaining() > 0 {
                     let i = d.u8()?;
                     d.skip(6)?; // sensor MAC
-                    set_f(rec, &format!("ext_temp_sensor_{i}"), byte_pair_value(d)?);
-                    set_f(rec, &format!("humidity_{i}"), byte_pair_value(d)?);
+                    set_f(rec, format!("ext_temp_sensor_{i}"), byte_pair_value(d)?);
+                    set_f(rec, format!("humidity_{i}"), byte_pair_value(d)?);
                 }
             }
         }

@@ -1,6 +1,6 @@
 //! Small helpers shared by the JT808 decoders: BCD, device clocks, record setters.
 
-use crate::message::{Alarm, Gsm, IoValue, Record, Timestamp};
+use crate::message::{Alarm, Gsm, IoName, IoValue, Record, Timestamp};
 use crate::time;
 
 /// JT/T 808 terminals report local time in China (GMT+8) unless reconfigured.
@@ -103,20 +103,20 @@ pub(super) fn set_battery_level(rec: &mut Record, pct: i64) {
     }
 }
 
-pub(super) fn set_f(rec: &mut Record, key: &str, v: f64) {
-    rec.io.insert(key.to_owned(), IoValue::Float(v));
+pub(super) fn set_f(rec: &mut Record, key: impl Into<IoName>, v: f64) {
+    rec.set_io(key, IoValue::Float(v));
 }
 
-pub(super) fn set_i(rec: &mut Record, key: &str, v: i64) {
-    rec.io.insert(key.to_owned(), IoValue::Int(v));
+pub(super) fn set_i(rec: &mut Record, key: impl Into<IoName>, v: i64) {
+    rec.set_io(key, IoValue::Int(v));
 }
 
-pub(super) fn set_b(rec: &mut Record, key: &str, v: bool) {
-    rec.io.insert(key.to_owned(), IoValue::Bool(v));
+pub(super) fn set_b(rec: &mut Record, key: impl Into<IoName>, v: bool) {
+    rec.set_io(key, IoValue::Bool(v));
 }
 
-pub(super) fn set_s(rec: &mut Record, key: &str, v: String) {
-    rec.io.insert(key.to_owned(), IoValue::Text(v));
+pub(super) fn set_s(rec: &mut Record, key: impl Into<IoName>, v: String) {
+    rec.set_io(key, IoValue::Text(v));
 }
 
 /// Luhn check digit of a number's decimal digits.

@@ -173,9 +173,9 @@ fn obd_box_item(rec: &mut Record, id: u16, v: &mut Reader) -> Result<(), DecodeE
         _ => {
             let key = format!("io_{id}");
             match v.remaining() {
-                1 => set_i(rec, &key, i64::from(v.u8()?)),
-                2 => set_i(rec, &key, i64::from(v.u16()?)),
-                4 => set_i(rec, &key, i64::from(v.u32()?)),
+                1 => set_i(rec, key, i64::from(v.u8()?)),
+                2 => set_i(rec, key, i64::from(v.u16()?)),
+                4 => set_i(rec, key, i64::from(v.u32()?)),
                 _ => {}
             }
         }
@@ -202,10 +202,10 @@ fn aovx(r: &mut Reader, kind: u8, model: &Model) -> Result<Vec<Record>, DecodeEr
         r.skip(1)?; // node count over all subpackages
         while r.remaining() > 0 {
             let i = u32::from(r.u8()?) + 1;
-            set_s(&mut rec, &format!("tag_{i}_mac"), hex(r.bytes(6)?));
-            set_i(&mut rec, &format!("tag_{i}_rssi"), i64::from(r.i8()?));
+            set_s(&mut rec, format!("tag_{i}_mac"), hex(r.bytes(6)?));
+            set_i(&mut rec, format!("tag_{i}_rssi"), i64::from(r.i8()?));
             let len = usize::from(r.u8()?);
-            set_s(&mut rec, &format!("tag_{i}_data"), hex(r.bytes(len)?));
+            set_s(&mut rec, format!("tag_{i}_data"), hex(r.bytes(len)?));
         }
         out.push(rec);
     } else {

@@ -74,7 +74,7 @@ fn expectations_hold() {
             // Transistorsoft `extras` have no trackd field: kept under the device's own key.
             "device_integer_twelve_test" => {
                 assert_eq!(
-                    r.io.get(&field),
+                    r.io.get(field.as_str()),
                     Some(&IoValue::Int(value.parse().unwrap()))
                 );
             }

@@ -68,7 +68,7 @@ fn raw_value(raw: &[u8]) -> IoValue {
 }
 
 fn keep_raw(rec: &mut Record, id: u16, raw: &[u8]) {
-    rec.io.insert(format!("io_{id}"), raw_value(raw));
+    rec.set_io(format!("io_{id}"), raw_value(raw));
 }
 
 fn set_bit(mask: &mut Option<u32>, bit: u16, on: bool) {
@@ -254,13 +254,13 @@ pub(super) fn apply_nx(rec: &mut Record, fx: &mut FixExtras, family: Family, id:
                 rec.io.append(&mut tags.io);
             } else {
                 rec.io
-                    .insert(format!("io_{id}"), IoValue::Bytes(data.to_vec()));
+                    .insert(format!("io_{id}").into(), IoValue::Bytes(data.to_vec()));
             }
         }
         _ if matches!(data.len(), 1 | 2 | 4 | 8) => apply(rec, fx, family, id, data),
         _ => {
             rec.io
-                .insert(format!("io_{id}"), IoValue::Bytes(data.to_vec()));
+                .insert(format!("io_{id}").into(), IoValue::Bytes(data.to_vec()));
         }
     }
 }

@@ -187,7 +187,7 @@ fn check_expectation(idx: u32, field: &str, value: &str, records: &[&Record]) {
             let n = &f[3..f.len() - 7];
             let key = format!("ble_tag_{n}_battery");
             any(&|r| {
-                r.io.get(&key)
+                r.io.get(key.as_str())
                     .and_then(IoValue::as_f64)
                     .is_some_and(|v| close(v, num() / 1000.0, 1e-9))
             })

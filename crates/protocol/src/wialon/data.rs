@@ -4,7 +4,9 @@
 //! `date;time;lat;N/S;lon;E/W;speed;course;altitude;sats` (short), then
 //! `;hdop;inputs;outputs;adc;ibutton;params` (extended). `NA` (or nothing) means absent.
 
-use crate::message::{Alarm, Fix, Gsm, IoValue, Record, Timestamp};
+use std::borrow::Cow;
+
+use crate::message::{Alarm, Fix, Gsm, IoName, IoValue, Record, Timestamp};
 use crate::time::{utc_millis, year_2digit};
 
 /// The answer code for a record that cannot be stored, as the protocol numbers them.
@@ -191,7 +193,13 @@ fn parse_params(params: &str) -> Vec<(String, IoValue)> {
 /// Known parameter names become trackd's input names (units fixed per name); the rest keep
 /// theirs as `wialon_<name>`, lower-cased.
 fn apply_param(record: &mut Record, name: &str, value: IoValue) {
-    let lower = name.to_lowercase();
+    // Most devices name their parameters in lower case already: no copy for those.
+    let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+    let lower: Cow<str> = if name.chars().all(plain) {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(name.to_lowercase())
+    };
     let num = match &value {
         IoValue::Text(text) => number(text.trim()),
         other => other.as_f64(),
@@ -203,11 +211,11 @@ fn apply_param(record: &mut Record, name: &str, value: IoValue) {
     let gsm_u64 = num
         .filter(|v| *v >= 0.0 && v.fract() == 0.0)
         .map(|v| v as u64);
-    let mapped = match (lower.as_str(), num) {
-        ("pwr_ext" | "power" | "uext", Some(v)) => Some(("board_voltage".to_owned(), v)),
-        ("pwr_int" | "uacc", Some(v)) => Some(("battery_voltage".to_owned(), v)),
-        ("temp", Some(v)) => Some(("temp_sensor".to_owned(), v)),
-        ("odometer" | "odo" | "mileage", Some(v)) => Some(("hw_mileage".to_owned(), v)),
+    let mapped: Option<(IoName, f64)> = match (lower.as_ref(), num) {
+        ("pwr_ext" | "power" | "uext", Some(v)) => Some(("board_voltage".into(), v)),
+        ("pwr_int" | "uacc", Some(v)) => Some(("battery_voltage".into(), v)),
+        ("temp", Some(v)) => Some(("temp_sensor".into(), v)),
+        ("odometer" | "odo" | "mileage", Some(v)) => Some(("hw_mileage".into(), v)),
         ("sos", Some(v)) => {
             if v != 0.0 && !record.alarms.contains(&Alarm::Sos) {
                 record.alarms.push(Alarm::Sos);
@@ -236,9 +244,9 @@ fn apply_param(record: &mut Record, name: &str, value: IoValue) {
         }
         (_, Some(v)) => indexed("fuel", 16)
             .or_else(|| indexed("lls", 16))
-            .map(|n| (format!("lls_level_{n}"), v))
-            .or_else(|| indexed("temp", 10).map(|n| (format!("ext_temp_sensor_{n}"), v)))
-            .or_else(|| indexed("adc", 8).map(|n| (format!("analog_{n}"), v))),
+            .map(|n| (format!("lls_level_{n}").into(), v))
+            .or_else(|| indexed("temp", 10).map(|n| (format!("ext_temp_sensor_{n}").into(), v)))
+            .or_else(|| indexed("adc", 8).map(|n| (format!("analog_{n}").into(), v))),
         _ => None,
     };
     match mapped {

@@ -311,7 +311,10 @@ fn records_map_their_fields() {
     // Three adc values and the three parameter types.
     let r = record(15);
     for (n, v) in [(1, 14.77), (2, 0.02), (3, 3.6)] {
-        assert_eq!(r.io.get(&format!("analog_{n}")), Some(&IoValue::Float(v)));
+        assert_eq!(
+            r.io.get(format!("analog_{n}").as_str()),
+            Some(&IoValue::Float(v))
+        );
     }
     assert_eq!(r.io.get("wialon_count1"), Some(&IoValue::Int(564)));
     assert_eq!(r.io.get("wialon_fuel"), Some(&IoValue::Float(45.8)));

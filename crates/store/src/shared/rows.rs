@@ -2,11 +2,11 @@
 //! mapping needs, implemented for sqlx's rows of both databases (here) and for rusqlite's
 //! (`sqlite::direct`).
 
-use serde_json::{Map, Value};
 use sqlx::{Decode, Row, Type};
 use trackd_core::account::{Session, SessionKind, User};
 use trackd_core::counter::{CounterType, Event};
 use trackd_core::point::{GsmCell, Point, Position};
+use trackd_core::readings::Readings;
 use trackd_core::sensor::{
     Discrete, DiscreteType, GroupType, Kind, Metering, MeteringType, Sensor, SensorDef, SensorId,
     SensorKind, Virtual, VirtualType,
@@ -393,8 +393,7 @@ pub(crate) fn point_from_row(r: &impl Cols) -> Result<Point> {
         gsm_signal: r.opt_i32("gsm_signal")?,
         gsm_cell,
         hardware_key: r.opt_string("hardware_key")?,
-        io: serde_json::from_str::<Map<String, Value>>(&r.string("io")?)
-            .map_err(bad_json("points.io"))?,
+        io: serde_json::from_str::<Readings>(&r.string("io")?).map_err(bad_json("points.io"))?,
         alarms: alarms_from_row(r)?,
         buffered: r.bool("buffered")?,
     })

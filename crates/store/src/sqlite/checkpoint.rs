@@ -2,10 +2,16 @@
 //! pushed it past `wal_autocheckpoint`, so the ingest writer copied 40 MiB into the database
 //! file every few commits and the devices of that commit waited for it (commits of more than
 //! three times the median were 11 % of the writer's time). Here a connection of its own copies
-//! committed pages after every ingest commit, on a thread of its own; when it has caught up,
-//! the writer restarts the WAL at its next `BEGIN`. `PASSIVE` never waits for the writer or
-//! the readers, so neither waits for it. The writer's own `wal_autocheckpoint` stays as the
-//! backstop and then finds little left to copy.
+//! committed pages on a thread of its own, at most every [`GAP`] while commits come; when it
+//! has caught up, the writer restarts the WAL at its next `BEGIN`. `PASSIVE` never waits for
+//! the writer or the readers, so neither waits for it. The writer's own `wal_autocheckpoint`
+//! stays as the backstop that bounds the WAL under sustained load.
+//!
+//! The gap is for the pages every commit dirties again (a leaf of the points' key index for
+//! each tracker, the state and counter rows): copied after every commit, each was copied
+//! once a commit; after a gap of several commits, once for all of them. Side by side
+//! (BENCHMARKS.md) that left the server a tenth of a core more, 1.37-1.38 cores where it used
+//! 1.37-1.50, for as many records a second or a few more.
 //!
 //! The thread runs at a lower priority than the rest of trackd (`crate::background`): the
 //! writer, which every device's acknowledgement waits for, lost a fifth of its time waiting
@@ -14,11 +20,16 @@
 
 use std::path::Path;
 use std::sync::mpsc;
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
 use super::direct::error;
 use crate::Result;
+
+/// How long a request waits before its checkpoint, gathering the commits that come meanwhile.
+/// Durability does not wait for it: the WAL syncer makes each commit durable in the WAL.
+pub(super) const GAP: Duration = Duration::from_millis(250);
 
 /// Asks for checkpoints; the thread ends when this is dropped (with the store).
 pub(super) struct Checkpointer {
@@ -49,6 +60,7 @@ impl Checkpointer {
 fn run(conn: &Connection, requests: &mpsc::Receiver<()>) {
     crate::background::lower_this_threads_priority();
     while requests.recv().is_ok() {
+        std::thread::sleep(GAP);
         // Those that came meanwhile are covered by this one.
         requests.try_iter().for_each(drop);
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {

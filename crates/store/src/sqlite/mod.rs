@@ -39,8 +39,13 @@ const READERS: u32 = 4;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Page cache per connection: negative is KiB (64 MiB).
 const CACHE_SIZE: &str = "-65536";
-/// Pages in the WAL before a checkpoint (40 MiB).
-const WAL_AUTOCHECKPOINT_PAGES: &str = "10000";
+/// Pages in the WAL (400 MiB) past which a connection checkpoints after its own commit. The
+/// checkpointer beside the ingest writer (`checkpoint`) copies committed pages long before;
+/// this is the backstop, and what bounds the WAL file under sustained load: beyond it the
+/// writer catches the checkpoint up itself, and the WAL restarts from its start. At 10,000
+/// pages the writer's checkpoints and the checkpointer's ran into each other, neither caught
+/// up, and the WAL grew to 490-811 MiB in 60 s of (b) (BENCHMARKS.md).
+const WAL_AUTOCHECKPOINT_PAGES: &str = "100000";
 /// How long a statement waits for another process's write lock (e.g. the admin CLI).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Readers map the database file instead of copying each page out of the OS cache with a
@@ -185,7 +190,8 @@ impl SqliteStore {
             .pragma("cache_size", CACHE_SIZE)
             // The default checkpoints every 1,000 pages (4 MiB), i.e. after nearly every large
             // commit, copying pages into the database file that the next commit dirties
-            // again; a larger WAL copies each hot page once per checkpoint instead.
+            // again; a larger WAL copies each hot page once per checkpoint instead (see the
+            // constant).
             .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
             .row_buffer_size(ROW_BUFFER);
         let writer = SqlitePoolOptions::new()

@@ -10,8 +10,8 @@
 //! The gap is for the pages every commit dirties again (a leaf of the points' key index for
 //! each tracker, the state and counter rows): copied after every commit, each was copied
 //! once a commit; after a gap of several commits, once for all of them. Side by side
-//! (BENCHMARKS.md) that left the server a tenth of a core more, 1.37-1.38 cores where it used
-//! 1.37-1.50, for as many records a second or a few more.
+//! (BENCHMARKS.md) the server then used 1.32-1.36 cores where it used 1.43-1.52, for 2-9 %
+//! more records a second.
 //!
 //! The thread runs at a lower priority than the rest of trackd (`crate::background`): the
 //! writer, which every device's acknowledgement waits for, lost a fifth of its time waiting
@@ -29,7 +29,7 @@ use crate::Result;
 
 /// How long a request waits before its checkpoint, gathering the commits that come meanwhile.
 /// Durability does not wait for it: the WAL syncer makes each commit durable in the WAL.
-pub(super) const GAP: Duration = Duration::from_millis(250);
+const GAP: Duration = Duration::from_millis(250);
 
 /// Asks for checkpoints; the thread ends when this is dropped (with the store).
 pub(super) struct Checkpointer {

@@ -222,7 +222,7 @@ impl Builder {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
         if key_ok && self.extras < MAX_EXTRA_KEYS {
             self.extras += 1;
-            self.record.io.insert(key.to_owned().into(), value);
+            self.record.set_io(key.to_owned(), value);
         }
     }
 

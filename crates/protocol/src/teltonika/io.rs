@@ -253,14 +253,12 @@ pub(super) fn apply_nx(rec: &mut Record, fx: &mut FixExtras, family: Family, id:
             if decode_tags(&mut tags, data).is_ok() {
                 rec.io.append(&mut tags.io);
             } else {
-                rec.io
-                    .insert(format!("io_{id}").into(), IoValue::Bytes(data.to_vec()));
+                rec.set_io(format!("io_{id}"), IoValue::Bytes(data.to_vec()));
             }
         }
         _ if matches!(data.len(), 1 | 2 | 4 | 8) => apply(rec, fx, family, id, data),
         _ => {
-            rec.io
-                .insert(format!("io_{id}").into(), IoValue::Bytes(data.to_vec()));
+            rec.set_io(format!("io_{id}"), IoValue::Bytes(data.to_vec()));
         }
     }
 }
